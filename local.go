@@ -1,0 +1,699 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// LocalOptions configures a [Local]. The zero value serves URLs under
+// /static/media/ and cannot sign URLs.
+type LocalOptions struct {
+	// BaseURL is what URL puts before the escaped key; "" means "/static/media/".
+	BaseURL string
+	// SigningKey is the secret that signs URLs; nil disables SignedURL.
+	SigningKey []byte
+}
+
+// Local stores objects as files under one directory: the object "a/b.png" is
+// the file <dir>/a/b.png. Its attributes (content type, disposition, cache
+// control, metadata and ETag) live in an extended attribute of the same file,
+// so that one rename replaces data and attributes together.
+//
+// Put writes a temporary file beside the target, syncs it, renames it into
+// place and syncs the directory: when Put returns, the object survives a
+// crash, and a failed, cancelled or interrupted Put leaves the old object
+// intact. Temporary files have names no key can have, so List never shows
+// them; a process killed mid-Put leaves one behind, which Cleanup removes.
+//
+// All file access goes through an [os.Root], so no key and no symbolic link
+// inside the directory reaches a file outside it. Local is safe for
+// concurrent use, also by several processes sharing the directory. It needs a
+// filesystem with user extended attributes (ext4, XFS, Btrfs, ZFS, tmpfs on
+// Linux 6.6 or later, APFS).
+type Local struct {
+	root       *os.Root
+	baseURL    string
+	signingKey []byte
+}
+
+var _ Storage = (*Local)(nil)
+
+// attrName is the extended attribute that holds an object's attributes.
+const attrName = "user.orga-storage"
+
+// tempMarker starts the name of every temporary file. Keys cannot contain a
+// backslash, so no object is ever mistaken for a temporary file or the
+// reverse.
+const tempMarker = `.put\`
+
+// NewLocal returns a Local storing objects under dir, which it creates if
+// missing. It fails when dir cannot be created or its filesystem does not
+// keep extended attributes.
+func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
+	if opts == nil {
+		opts = &LocalOptions{}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("storage: local directory: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: local directory: %w", err)
+	}
+	l := &Local{root: root, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey}
+	if err := l.probeAttrs(); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+// probeAttrs fails early, at startup, on a filesystem that would make every
+// Put fail.
+func (l *Local) probeAttrs() error {
+	f, name, err := l.createTemp(".")
+	if err != nil {
+		return err
+	}
+	defer l.root.Remove(name)
+	defer f.Close()
+	if err := setAttr(f, attrName, []byte("{}")); err != nil {
+		return fmt.Errorf("its filesystem does not keep extended attributes, which hold the objects' content types and metadata: %w", err)
+	}
+	return nil
+}
+
+// Close releases the directory. The Local must not be used afterwards.
+func (l *Local) Close() error { return l.root.Close() }
+
+// localAttrs is what the extended attribute holds.
+type localAttrs struct {
+	ContentType        string            `json:"type,omitempty"`
+	ContentDisposition string            `json:"disposition,omitempty"`
+	CacheControl       string            `json:"cache,omitempty"`
+	Metadata           map[string]string `json:"meta,omitempty"`
+	ETag               string            `json:"etag,omitempty"`
+}
+
+// Put stores r under key. See [Local] for what it guarantees.
+func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
+	info, err := l.put(ctx, key, r, opts)
+	return info, wrapErr("put", key, err)
+}
+
+func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, err
+	}
+	if err := checkPutOptions(opts); err != nil {
+		return Info{}, err
+	}
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	contentType, r, err := detectContentType(key, opts.ContentType, r)
+	if err != nil {
+		return Info{}, err
+	}
+	return l.write(ctx, key, ctxReader{ctx, r}, localAttrs{
+		ContentType:        contentType,
+		ContentDisposition: opts.ContentDisposition,
+		CacheControl:       opts.CacheControl,
+		Metadata:           lowerMetadata(opts.Metadata),
+		ETag:               newETag(),
+	})
+}
+
+// write stores src under key with attrs, atomically and durably.
+func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs localAttrs) (Info, error) {
+	dir := path.Dir(key)
+	f, tmp, err := l.createTemp(dir)
+	if err != nil {
+		return Info{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			l.root.Remove(tmp)
+		}
+	}()
+
+	if _, err := copyData(f, src); err != nil {
+		return Info{}, plainErr(err)
+	}
+	encoded, err := json.Marshal(attrs)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := setAttr(f, attrName, encoded); err != nil {
+		return Info{}, fmt.Errorf("keep attributes: %w", plainErr(err))
+	}
+	if err := f.Sync(); err != nil {
+		return Info{}, plainErr(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return Info{}, plainErr(err)
+	}
+	if err := f.Close(); err != nil {
+		return Info{}, plainErr(err)
+	}
+	// The last moment a cancellation can still leave the old object in place.
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	if err := l.root.Rename(tmp, key); err != nil {
+		if st, serr := l.root.Lstat(key); serr == nil && st.IsDir() {
+			return Info{}, fmt.Errorf("%w: on local disk %q is a folder holding other objects", fs.ErrExist, key)
+		}
+		return Info{}, plainErr(err)
+	}
+	committed = true
+	if err := l.syncDir(dir); err != nil {
+		return Info{}, plainErr(err)
+	}
+	return attrs.info(key, fi), nil
+}
+
+// createTemp creates a temporary file in dir, creating dir if needed, and
+// locks it so that Cleanup can tell a live Put's file from a dead one's.
+func (l *Local) createTemp(dir string) (*os.File, string, error) {
+	for attempt := 0; ; attempt++ {
+		name := path.Join(dir, tempMarker+randomHex(8))
+		f, err := l.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			if err := lockFile(f, true); err != nil {
+				f.Close()
+				l.root.Remove(name)
+				return nil, "", plainErr(err)
+			}
+			return f, name, nil
+		}
+		// A concurrent Delete may prune the folder between MkdirAll and
+		// OpenFile; try again a few times before giving up.
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+			if errors.Is(err, syscall.ENOTDIR) {
+				return nil, "", fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
+			}
+			return nil, "", plainErr(err)
+		}
+		if err := l.mkdirAll(dir); err != nil {
+			return nil, "", err
+		}
+	}
+}
+
+// mkdirAll creates dir and syncs the folders whose entries it added, so that
+// a new object's path survives a crash as the object does.
+func (l *Local) mkdirAll(dir string) error {
+	var created []string
+	for d := dir; d != "."; d = path.Dir(d) {
+		if _, err := l.root.Lstat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := l.root.MkdirAll(dir, 0o755); err != nil {
+		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
+		}
+		return plainErr(err)
+	}
+	for _, d := range created {
+		if err := l.syncDir(path.Dir(d)); err != nil {
+			return plainErr(err)
+		}
+	}
+	return nil
+}
+
+func (l *Local) syncDir(dir string) error {
+	d, err := l.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// open opens the object under key and describes it.
+func (l *Local) open(key string) (*os.File, Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, Info{}, err
+	}
+	f, err := l.root.Open(key)
+	if err != nil {
+		if errors.Is(err, syscall.ENOTDIR) {
+			err = fs.ErrNotExist
+		}
+		return nil, Info{}, plainErr(err)
+	}
+	info, err := describe(f, key)
+	if err != nil {
+		f.Close()
+		return nil, Info{}, err
+	}
+	return f, info, nil
+}
+
+// describe returns the Info of the open file f stored under key.
+func describe(f *os.File, key string) (Info, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return Info{}, plainErr(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Info{}, fs.ErrNotExist // a folder is not an object
+	}
+	var attrs localAttrs
+	raw, err := getAttr(f, attrName)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &attrs); err != nil {
+			return Info{}, fmt.Errorf("read attributes: %w", err)
+		}
+	case errors.Is(err, errNoAttr):
+		// A file copied in by hand: derive what can be derived.
+		attrs.ContentType = cmp.Or(typeByExtension(key), "application/octet-stream")
+		attrs.ETag = fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
+	default:
+		return Info{}, fmt.Errorf("read attributes: %w", plainErr(err))
+	}
+	return attrs.info(key, fi), nil
+}
+
+func (a localAttrs) info(key string, fi fs.FileInfo) Info {
+	return Info{
+		Key:                key,
+		Size:               fi.Size(),
+		ContentType:        a.ContentType,
+		ContentDisposition: a.ContentDisposition,
+		CacheControl:       a.CacheControl,
+		ETag:               a.ETag,
+		ModTime:            fi.ModTime(),
+		Metadata:           a.Metadata,
+	}
+}
+
+// Get opens the object under key; errors.Is(err, fs.ErrNotExist) when there is none.
+func (l *Local) Get(ctx context.Context, key string) (*Reader, error) {
+	r, err := l.getRange(ctx, key, 0, -1)
+	return r, wrapErr("get", key, err)
+}
+
+// GetRange opens length bytes of the object under key from offset; length < 0
+// reads to the end, and a range past the end yields what exists.
+func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) (*Reader, error) {
+	r, err := l.getRange(ctx, key, offset, length)
+	return r, wrapErr("get range", key, err)
+}
+
+func (l *Local) getRange(ctx context.Context, key string, offset, length int64) (*Reader, error) {
+	if offset < 0 {
+		return nil, fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, offset)
+	}
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, info, err := l.open(key)
+	if err != nil {
+		return nil, err
+	}
+	var body io.Reader = f
+	if offset > 0 || length >= 0 {
+		remaining := max(info.Size-offset, 0)
+		if length >= 0 {
+			remaining = min(remaining, length)
+		}
+		body = io.NewSectionReader(f, min(offset, info.Size), remaining)
+	}
+	return &Reader{body: &fileBody{ctx: ctx, r: body, f: f}, info: info}, nil
+}
+
+// fileBody makes reading a file honour the context of the Get that opened it,
+// as reading a network body does.
+type fileBody struct {
+	ctx context.Context
+	r   io.Reader
+	f   *os.File
+}
+
+func (b *fileBody) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return b.r.Read(p)
+}
+
+func (b *fileBody) Close() error { return b.f.Close() }
+
+// Stat describes the object under key; errors.Is(err, fs.ErrNotExist) when there is none.
+func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, wrapErr("stat", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, wrapErr("stat", key, err)
+	}
+	f, info, err := l.open(key)
+	if err != nil {
+		return Info{}, wrapErr("stat", key, err)
+	}
+	f.Close()
+	return info, nil
+}
+
+// Delete removes the object under key, and the folders it leaves empty.
+// Deleting a missing key is not an error.
+func (l *Local) Delete(ctx context.Context, key string) error {
+	return wrapErr("delete", key, l.delete(ctx, key))
+}
+
+func (l *Local) delete(ctx context.Context, key string) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := l.root.Lstat(key)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil
+		}
+		return plainErr(err)
+	}
+	if st.IsDir() {
+		return nil // a folder of other objects, not an object
+	}
+	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return plainErr(err)
+	}
+	// Prune the folders left empty, as S3 has no empty folders; Remove fails
+	// on the first one that still holds something.
+	for dir := path.Dir(key); dir != "."; dir = path.Dir(dir) {
+		if l.root.Remove(dir) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// Copy copies the object src to dst with its attributes, replacing dst
+// atomically as Put does.
+func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
+	if err := ValidateKey(src); err != nil {
+		return Info{}, wrapErr("copy", src, err)
+	}
+	if err := ValidateKey(dst); err != nil {
+		return Info{}, wrapErr("copy", dst, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, wrapErr("copy", src, err)
+	}
+	f, info, err := l.open(src)
+	if err != nil {
+		return Info{}, wrapErr("copy", src, err)
+	}
+	defer f.Close()
+	// Unwrapped, the *os.File lets the kernel copy (copy_file_range, reflinks).
+	out, err := l.write(ctx, dst, f, localAttrs{
+		ContentType:        info.ContentType,
+		ContentDisposition: info.ContentDisposition,
+		CacheControl:       info.CacheControl,
+		Metadata:           info.Metadata,
+		ETag:               info.ETag,
+	})
+	return out, wrapErr("copy", dst, err)
+}
+
+// List yields the objects under prefix in byte order of key, reading each
+// folder as the walk reaches it.
+func (l *Local) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
+	return func(yield func(Info, error) bool) {
+		if err := validatePrefix(prefix); err != nil {
+			yield(Info{}, wrapErr("list", prefix, err))
+			return
+		}
+		w := &walker{l: l, ctx: ctx, prefix: prefix, yield: yield}
+		if opts != nil {
+			w.delimiter = opts.Delimiter
+		}
+		start := "."
+		if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+			start = prefix[:i]
+		}
+		w.walk(start)
+	}
+}
+
+// walker lists a folder tree in byte order of key.
+type walker struct {
+	l         *Local
+	ctx       context.Context
+	prefix    string
+	delimiter string
+	yield     func(Info, error) bool
+	lastGroup string // the grouped prefix yielded last, as members are adjacent
+}
+
+// walk yields the objects in dir and below; false means stop.
+func (w *walker) walk(dir string) bool {
+	if err := w.ctx.Err(); err != nil {
+		w.yield(Info{}, wrapErr("list", w.prefix, err))
+		return false
+	}
+	entries, err := w.l.readDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return true // nothing under this prefix
+		}
+		return w.yield(Info{}, wrapErr("list", w.prefix, plainErr(err)))
+	}
+	for _, e := range entries {
+		key := e.Name()
+		if dir != "." {
+			key = dir + "/" + key
+		}
+		isDir := e.IsDir()
+		if !strings.HasPrefix(key, w.prefix) {
+			continue
+		}
+		if group, ok := w.group(key, isDir); ok {
+			if group == w.lastGroup {
+				continue
+			}
+			if isDir && !w.l.holdsObject(key) {
+				continue
+			}
+			w.lastGroup = group
+			if !w.yield(Info{Key: group, IsDir: true}, nil) {
+				return false
+			}
+			continue
+		}
+		if isDir {
+			if !w.walk(key) {
+				return false
+			}
+			continue
+		}
+		info, err := w.l.describeEntry(key)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the folder was read
+		}
+		if err != nil {
+			err = wrapErr("list", key, err)
+		}
+		if !w.yield(info, err) {
+			return false
+		}
+	}
+	return true
+}
+
+// group returns the grouped prefix that key (a folder when isDir) falls in,
+// when every object at or below key shares it.
+func (w *walker) group(key string, isDir bool) (string, bool) {
+	if w.delimiter == "" {
+		return "", false
+	}
+	rest := key[len(w.prefix):]
+	if isDir {
+		rest += "/"
+	}
+	i := strings.Index(rest, w.delimiter)
+	if i < 0 {
+		return "", false
+	}
+	return w.prefix + rest[:i+len(w.delimiter)], true
+}
+
+// readDir returns the entries of dir that can be objects or folders, sorted
+// so that walking them yields keys in byte order: a folder "a" sorts as "a/",
+// after "a-b" and before "a0".
+func (l *Local) readDir(dir string) ([]fs.DirEntry, error) {
+	d, err := l.root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool {
+		// Temporary files, symbolic links and names no key can have are not objects.
+		return keyProblem(e.Name()) != "" || !(e.Type().IsRegular() || e.IsDir())
+	})
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int {
+		return strings.Compare(sortName(a), sortName(b))
+	})
+	return entries, nil
+}
+
+func sortName(e fs.DirEntry) string {
+	if e.IsDir() {
+		return e.Name() + "/"
+	}
+	return e.Name()
+}
+
+// holdsObject reports whether the folder dir holds an object at any depth.
+func (l *Local) holdsObject(dir string) bool {
+	entries, err := l.readDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() || l.holdsObject(dir+"/"+e.Name()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Local) describeEntry(key string) (Info, error) {
+	f, err := l.root.Open(key)
+	if err != nil {
+		return Info{}, plainErr(err)
+	}
+	defer f.Close()
+	return describe(f, key)
+}
+
+// URL returns BaseURL followed by the escaped key. It does no I/O.
+func (l *Local) URL(key string) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", wrapErr("url", key, err)
+	}
+	return joinURL(l.baseURL, key), nil
+}
+
+// SignedURL is not supported yet by Local: it returns an error wrapping
+// errors.ErrUnsupported.
+func (l *Local) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", wrapErr("sign", key, err)
+	}
+	return "", wrapErr("sign", key, fmt.Errorf("local storage cannot sign URLs yet: %w", errors.ErrUnsupported))
+}
+
+// Cleanup removes the temporary files that processes killed in the middle
+// of a Put left behind, and returns how many it removed. A temporary file
+// that a running Put still writes is locked, and left alone.
+func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
+	err = fs.WalkDir(l.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tempMarker) {
+			return nil
+		}
+		f, err := l.root.Open(name)
+		if err != nil {
+			return nil // gone already
+		}
+		defer f.Close()
+		if lockFile(f, false) != nil {
+			return nil // a live Put holds it
+		}
+		if l.root.Remove(name) == nil {
+			removed++
+		}
+		return nil
+	})
+	return removed, wrapErr("cleanup", ".", err)
+}
+
+// ctxReader stops a copy once its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// writerOnly hides (*os.File).ReadFrom, whose fallback would copy through a
+// fresh 32 KiB buffer instead of the pooled one.
+type writerOnly struct{ io.Writer }
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// copyData copies src into f: file to file in the kernel (copy_file_range,
+// reflinks), anything else through a pooled buffer.
+func copyData(f *os.File, src io.Reader) (int64, error) {
+	if _, ok := src.(*os.File); ok {
+		return io.Copy(f, src)
+	}
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(writerOnly{f}, src, *buf)
+}
+
+// plainErr drops the file name from a *fs.PathError: the name of a
+// temporary file, or of the root, says nothing useful about the object.
+func plainErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+func newETag() string { return `"` + randomHex(16) + `"` }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

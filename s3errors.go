@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// s3Error is an S3 failure translated for the caller: errors.Is matches kind
+// (fs.ErrNotExist, fs.ErrPermission, fs.ErrInvalid or nothing) and errors.As
+// still reaches the SDK's error, for example a smithy.APIError.
+type s3Error struct {
+	kind error
+	msg  string
+	err  error
+}
+
+func (e *s3Error) Error() string { return e.msg }
+
+func (e *s3Error) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.err}
+	}
+	return []error{e.kind, e.err}
+}
+
+// accessDeniedAction finds the IAM action that AWS names in an AccessDenied
+// message ("… is not authorized to perform: s3:PutObject on resource …").
+var accessDeniedAction = regexp.MustCompile(`\bs3:[A-Za-z0-9]+\b`)
+
+// expectedRegion finds the region S3 and MinIO name when a request was signed
+// for the wrong one ("… the region 'us-east-1' is wrong; expecting 'eu-west-1'").
+var expectedRegion = regexp.MustCompile(`expecting '([a-z0-9-]+)'`)
+
+// translate is the one place that turns an error from the SDK into the
+// errors this package promises. action is the IAM action the request needed
+// (such as "s3:PutObject"), named when access is denied and S3 does not say.
+// Context errors come back as they are, so errors.Is(err, context.Canceled)
+// holds and the message stays short.
+func (s *S3) translate(ctx context.Context, err error, action string) error {
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+		return ctxErr
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	status := 0
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		status = respErr.HTTPStatusCode()
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	return s.translateAPI(err, apiErr.ErrorCode(), apiErr.ErrorMessage(), status, bucketRegionHeader(respErr), action)
+}
+
+// translateAPI maps an S3 error code and message; err is what the result
+// unwraps to. It also serves the per-key errors of DeleteObjects, which come
+// as codes inside a successful response.
+func (s *S3) translateAPI(err error, code, message string, status int, bucketRegion, action string) error {
+	detail := code
+	if message != "" {
+		detail += ": " + message
+	}
+	wrap := func(kind error, msg string) error {
+		return &s3Error{kind: kind, msg: msg + " (S3: " + detail + ")", err: err}
+	}
+
+	var noSuchKey *types.NoSuchKey
+	var notFound *types.NotFound
+	switch {
+	case errors.As(err, &noSuchKey), errors.As(err, &notFound), code == "NoSuchKey", code == "NotFound":
+		// A HEAD gets no body, so a missing bucket looks the same as a
+		// missing key there; GET, List and region detection tell them apart.
+		return &s3Error{kind: fs.ErrNotExist, msg: "object does not exist", err: err}
+
+	case code == "NoSuchBucket":
+		return wrap(nil, "bucket "+strconv.Quote(s.bucket)+" does not exist (check BUCKET_NAME and the endpoint)")
+
+	case code == "AccessControlListNotSupported":
+		return wrap(fs.ErrPermission, "the bucket does not accept ACLs (its Object Ownership is \"bucket owner enforced\"): "+
+			"unset the ACL setting (STORAGE_ACL) and grant public read access with a bucket policy instead")
+
+	case code == "InvalidAccessKeyId":
+		return wrap(fs.ErrPermission, "the access key is not known to the server (check AWS_KEY)")
+
+	case code == "SignatureDoesNotMatch":
+		return wrap(fs.ErrPermission, "the request signature does not match (check AWS_SECRET)")
+
+	case code == "PermanentRedirect", code == "AuthorizationHeaderMalformed", code == "IllegalLocationConstraintException",
+		status == http.StatusMovedPermanently:
+		want := bucketRegion
+		if want == "" {
+			if m := expectedRegion.FindStringSubmatch(message); m != nil {
+				want = m[1]
+			}
+		}
+		msg := "wrong region " + strconv.Quote(s.regionInUse()) + " for bucket " + strconv.Quote(s.bucket)
+		if want != "" {
+			msg += ": the bucket is in " + strconv.Quote(want) + "; set Region (AWS_REGION) to it or leave it empty to detect it"
+		}
+		return wrap(nil, msg)
+
+	case code == "AccessDenied", code == "AllAccessDisabled", code == "Forbidden", status == http.StatusForbidden:
+		named := accessDeniedAction.FindString(message)
+		msg := "access denied"
+		switch {
+		case named != "":
+			msg += ": the credentials lack " + named
+		case action != "":
+			msg += " (this operation needs " + action
+			if action == "s3:GetObject" {
+				// Without ListBucket, S3 answers a missing key with 403 instead of 404.
+				msg += ", and s3:ListBucket for missing objects to read as not found"
+			}
+			msg += ")"
+		}
+		return wrap(fs.ErrPermission, msg)
+
+	case code == "InvalidRange":
+		return wrap(nil, "range not satisfiable")
+
+	case code == "BadDigest", code == "InvalidDigest", strings.HasPrefix(code, "XAmzContentSHA256Mismatch"):
+		return wrap(nil, "data corrupted in transit: the server's checksum differs from the one sent")
+	}
+	return err
+}
+
+// bucketRegionHeader returns the region S3 names in a redirect or an error
+// response, or "".
+func bucketRegionHeader(respErr *awshttp.ResponseError) string {
+	if respErr == nil || respErr.Response == nil {
+		return ""
+	}
+	return respErr.Response.Header.Get("X-Amz-Bucket-Region")
+}
+
+// isInvalidRange reports whether S3 refused a range that starts past the end
+// of the object (HTTP 416).
+func isInvalidRange(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "InvalidRange" {
+		return true
+	}
+	var respErr *awshttp.ResponseError
+	return errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable
+}

@@ -1,0 +1,354 @@
+// Package storage stores the files that users upload (event logos, speaker
+// photos, slides, videos, exports) in Amazon S3 or, as a fallback, on the local
+// disk, behind one small interface.
+//
+// Programs usually call [FromEnv] once at startup and use the [Storage] it
+// returns. Every backend reports a missing object with an error for which
+// errors.Is(err, fs.ErrNotExist) is true, refused access with fs.ErrPermission,
+// and a bad key with [ErrInvalidKey] before doing any I/O.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Storage stores objects (uploaded files) under slash-separated keys such as
+// "events/42/speakers/7/photo.png". All methods are safe for concurrent use.
+type Storage interface {
+	// Put stores r under key, replacing any object there. Readers see the old object or the
+	// new one whole, never a part. r is streamed, never read whole into memory.
+	Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error)
+	// Get opens the object; errors.Is(err, fs.ErrNotExist) when there is none.
+	Get(ctx context.Context, key string) (*Reader, error)
+	// GetRange opens length bytes starting at offset; length < 0 reads to the end;
+	// a range past the end yields what exists (possibly nothing), not an error.
+	GetRange(ctx context.Context, key string, offset, length int64) (*Reader, error)
+	// Stat describes the object; errors.Is(err, fs.ErrNotExist) when there is none.
+	Stat(ctx context.Context, key string) (Info, error)
+	// Delete removes the object; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// List yields the objects whose keys start with prefix, in byte order of key. With
+	// opts.Delimiter set (usually "/"), keys containing the delimiter after the prefix are
+	// grouped into one entry whose Key ends with the delimiter and whose IsDir is true.
+	List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error]
+	// Copy copies src to dst inside the same storage, server-side where the backend can.
+	Copy(ctx context.Context, dst, src string) (Info, error)
+	// URL returns the object's public URL. It does no I/O.
+	URL(key string) (string, error)
+	// SignedURL returns a URL granting time-limited access to one object.
+	SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error)
+}
+
+// Info describes an object, or a grouped prefix in a delimited listing.
+type Info struct {
+	Key                string
+	Size               int64
+	ContentType        string
+	ContentDisposition string
+	CacheControl       string
+	ETag               string // quoted, as in an HTTP ETag header
+	ModTime            time.Time
+	Metadata           map[string]string // user metadata; names are lower-case
+	IsDir              bool              // a grouped prefix in a delimited listing
+}
+
+// PutOptions holds the optional attributes of an object. A nil *PutOptions is
+// the same as a zero one.
+type PutOptions struct {
+	ContentType        string // "" = from the key's extension, else sniffed from the first 512 bytes
+	ContentDisposition string
+	CacheControl       string
+	Metadata           map[string]string // names are stored lower-case
+}
+
+// ListOptions controls List. A nil *ListOptions lists every key under the prefix.
+type ListOptions struct{ Delimiter string }
+
+// SignOptions controls SignedURL. A nil *SignOptions signs a GET for 15 minutes.
+type SignOptions struct {
+	Method  string        // http.MethodGet (default) or http.MethodPut
+	Expires time.Duration // 0 = 15 minutes; more than 7 days is an error
+}
+
+// Reader streams an object's bytes; Info describes the whole object, even when
+// the Reader streams only a range of it. Close must be called.
+type Reader struct {
+	body io.ReadCloser
+	info Info
+}
+
+// Read reads the object's bytes.
+func (r *Reader) Read(p []byte) (int, error) { return r.body.Read(p) }
+
+// Close releases the Reader's file or connection.
+func (r *Reader) Close() error { return r.body.Close() }
+
+// Info describes the whole object.
+func (r *Reader) Info() Info { return r.info }
+
+// ErrInvalidKey is wrapped by every error that reports a key breaking the key
+// rules (see [ValidateKey]). Such errors also match fs.ErrInvalid.
+var ErrInvalidKey error = invalidKey{}
+
+type invalidKey struct{}
+
+func (invalidKey) Error() string        { return "invalid key" }
+func (invalidKey) Is(target error) bool { return target == fs.ErrInvalid }
+
+// MaxKeyLen is the longest key, in bytes, that S3 accepts and so every backend.
+const MaxKeyLen = 1024
+
+// ValidateKey reports whether key may name an object: valid UTF-8, 1 to
+// MaxKeyLen bytes, no control characters and no backslash, not starting or
+// ending with "/", and no empty, "." or ".." segments. The error wraps
+// [ErrInvalidKey] and says which rule the key breaks.
+func ValidateKey(key string) error {
+	if reason := keyProblem(key); reason != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidKey, reason)
+	}
+	return nil
+}
+
+// keyProblem returns which rule key breaks, or "". It allocates nothing: it
+// runs before every operation.
+func keyProblem(key string) string {
+	switch {
+	case key == "":
+		return "empty"
+	case len(key) > MaxKeyLen:
+		return "longer than " + strconv.Itoa(MaxKeyLen) + " bytes"
+	case key[0] == '/':
+		return "starts with a slash"
+	case key[len(key)-1] == '/':
+		return "ends with a slash"
+	}
+	segStart := 0
+	for i := 0; i < len(key); {
+		c := key[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c < 0x20 || c == 0x7f:
+				return "contains a control character"
+			case c == '\\':
+				return "contains a backslash"
+			case c == '/':
+				if p := segmentProblem(key[segStart:i]); p != "" {
+					return p
+				}
+				segStart = i + 1
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(key[i:])
+		if r == utf8.RuneError && size == 1 {
+			return "is not valid UTF-8"
+		}
+		if unicode.IsControl(r) {
+			return "contains a control character"
+		}
+		i += size
+	}
+	return segmentProblem(key[segStart:])
+}
+
+func segmentProblem(seg string) string {
+	switch seg {
+	case "":
+		return "has an empty segment (//)"
+	case ".", "..":
+		return "has a " + strconv.Quote(seg) + " segment"
+	}
+	return ""
+}
+
+// validatePrefix checks a List or DeletePrefix prefix. A prefix is a key cut
+// short anywhere, so it is valid when some key starts with it: appending one
+// letter must make a valid key ("a/" and "a/." pass, "a//" and "../" do not).
+func validatePrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if len(prefix) >= MaxKeyLen {
+		return fmt.Errorf("%w: prefix longer than %d bytes", ErrInvalidKey, MaxKeyLen-1)
+	}
+	if reason := keyProblem(prefix + "x"); reason != "" {
+		return fmt.Errorf("%w: prefix %s", ErrInvalidKey, reason)
+	}
+	return nil
+}
+
+// opError records a failed operation, the way fs.PathError does, so that every
+// message reads `storage: put "events/1/logo.png": …`.
+type opError struct {
+	op  string
+	key string
+	err error
+}
+
+func (e *opError) Error() string {
+	return "storage: " + e.op + " " + strconv.Quote(e.key) + ": " + e.err.Error()
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+func wrapErr(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var already *opError
+	if errors.As(err, &already) {
+		return err
+	}
+	return &opError{op: op, key: key, err: err}
+}
+
+// Exists reports whether an object is stored under key. A missing object is
+// (false, nil); any other failure, an invalid key included, is returned.
+func Exists(ctx context.Context, s Storage, key string) (bool, error) {
+	_, err := s.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, err
+}
+
+// prefixDeleter is implemented by backends that delete many objects in one
+// request; DeletePrefix uses it, as fs.ReadFile uses fs.ReadFileFS.
+type prefixDeleter interface {
+	DeletePrefix(ctx context.Context, prefix string) (int, error)
+}
+
+// DeletePrefix deletes every object whose key starts with prefix and returns
+// how many it deleted. The prefix matches bytes, not segments: "events/4"
+// also matches "events/42/logo.png"; end it with "/" to delete a folder. An
+// empty prefix is refused with [ErrInvalidKey], so that no typo can empty a
+// whole bucket. On error, deleted counts the objects removed before it.
+func DeletePrefix(ctx context.Context, s Storage, prefix string) (deleted int, err error) {
+	if prefix == "" {
+		return 0, wrapErr("delete prefix", prefix, fmt.Errorf("%w: an empty prefix would delete everything", ErrInvalidKey))
+	}
+	if err := validatePrefix(prefix); err != nil {
+		return 0, wrapErr("delete prefix", prefix, err)
+	}
+	if pd, ok := s.(prefixDeleter); ok {
+		return pd.DeletePrefix(ctx, prefix)
+	}
+	for info, err := range s.List(ctx, prefix, nil) {
+		if err != nil {
+			return deleted, err
+		}
+		if err := s.Delete(ctx, info.Key); err != nil {
+			return deleted, err
+		}
+		deleted++
+	}
+	return deleted, nil
+}
+
+// checkPutOptions rejects attributes that S3 would refuse or that could split
+// an HTTP header, so that both backends accept exactly the same objects.
+func checkPutOptions(opts *PutOptions) error {
+	if opts == nil {
+		return nil
+	}
+	for _, h := range [...]struct{ name, value string }{
+		{"content type", opts.ContentType},
+		{"content disposition", opts.ContentDisposition},
+		{"cache control", opts.CacheControl},
+	} {
+		if !isHeaderValue(h.value) {
+			return fmt.Errorf("%w: %s %q must be printable ASCII", fs.ErrInvalid, h.name, h.value)
+		}
+	}
+	size := 0
+	for k, v := range opts.Metadata {
+		if !isToken(k) {
+			return fmt.Errorf("%w: metadata name %q must be letters, digits or -_.", fs.ErrInvalid, k)
+		}
+		if !isHeaderValue(v) {
+			return fmt.Errorf("%w: metadata %q: value must be printable ASCII (escape it, e.g. with url.QueryEscape)", fs.ErrInvalid, k)
+		}
+		size += len(k) + len(v)
+	}
+	if size > maxMetadataSize {
+		return fmt.Errorf("%w: metadata is %d bytes, more than the %d that S3 allows", fs.ErrInvalid, size, maxMetadataSize)
+	}
+	return nil
+}
+
+// maxMetadataSize is S3's limit on user metadata, names and values together.
+const maxMetadataSize = 2 << 10
+
+func isHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerMetadata returns a copy of m with lower-case names, as S3 stores them;
+// nil when m is empty.
+func lowerMetadata(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// signExpiry returns how long a signed URL is valid.
+func signExpiry(opts *SignOptions) (method string, expires time.Duration, err error) {
+	method, expires = "GET", 15*time.Minute
+	if opts != nil {
+		if opts.Method != "" {
+			method = opts.Method
+		}
+		if opts.Expires != 0 {
+			expires = opts.Expires
+		}
+	}
+	switch {
+	case method != "GET" && method != "PUT":
+		return "", 0, fmt.Errorf("%w: cannot sign method %q, only GET and PUT", fs.ErrInvalid, method)
+	case expires < 0:
+		return "", 0, fmt.Errorf("%w: negative expiry %v", fs.ErrInvalid, expires)
+	case expires > maxSignExpiry:
+		return "", 0, fmt.Errorf("%w: expiry %v is more than 7 days", fs.ErrInvalid, expires)
+	}
+	return method, expires, nil
+}
+
+// maxSignExpiry is the longest validity SigV4 allows, kept for every backend.
+const maxSignExpiry = 7 * 24 * time.Hour

@@ -1,0 +1,21 @@
+package storage_test
+
+import (
+	"testing"
+
+	"github.com/orga-server/storage"
+	"github.com/orga-server/storage/storagetest"
+	"github.com/stretchr/testify/require"
+)
+
+func newLocal(t *testing.T) *storage.Local {
+	t.Helper()
+	l, err := storage.NewLocal(t.TempDir(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func TestLocalConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Storage { return newLocal(t) })
+}

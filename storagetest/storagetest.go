@@ -1,0 +1,641 @@
+// Package storagetest is the conformance suite of [storage.Storage]: every
+// backend of package storage runs it unchanged, and so can any wrapper or
+// backend of yours.
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orga-server/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Run runs the conformance suite. newStorage is called once per subtest and
+// must return a Storage holding no objects; it should register with t.Cleanup
+// whatever must be released afterwards.
+func Run(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
+	tests := []struct {
+		name string
+		test func(*testing.T, storage.Storage)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"Overwrite", testOverwrite},
+		{"InfoFields", testInfoFields},
+		{"ContentType", testContentType},
+		{"Range", testRange},
+		{"Missing", testMissing},
+		{"Delete", testDelete},
+		{"List", testList},
+		{"ListDelimiter", testListDelimiter},
+		{"ListStopsEarly", testListStopsEarly},
+		{"Copy", testCopy},
+		{"DeletePrefix", testDeletePrefix},
+		{"InvalidKeys", testInvalidKeys},
+		{"UnusualKeys", testUnusualKeys},
+		{"CancelledContext", testCancelledContext},
+		{"FailedPutKeepsOld", testFailedPutKeepsOld},
+		{"ConcurrentPutsAndReads", testConcurrentPutsAndReads},
+		{"URL", testURL},
+		{"SignOptions", testSignOptions},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStorage(t)) })
+	}
+}
+
+func put(t *testing.T, s storage.Storage, key string, data []byte, opts *storage.PutOptions) storage.Info {
+	t.Helper()
+	info, err := s.Put(context.Background(), key, bytes.NewReader(data), opts)
+	require.NoError(t, err, "put %q", key)
+	return info
+}
+
+func read(t *testing.T, s storage.Storage, key string) []byte {
+	t.Helper()
+	r, err := s.Get(context.Background(), key)
+	require.NoError(t, err, "get %q", key)
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	require.NoError(t, err, "read %q", key)
+	return data
+}
+
+func keys(t *testing.T, s storage.Storage, prefix string, opts *storage.ListOptions) []string {
+	t.Helper()
+	out := []string{}
+	for info, err := range s.List(context.Background(), prefix, opts) {
+		require.NoError(t, err, "list %q", prefix)
+		if info.IsDir {
+			assert.True(t, strings.HasSuffix(info.Key, opts.Delimiter), "grouped key %q ends with the delimiter", info.Key)
+		}
+		out = append(out, info.Key)
+	}
+	return out
+}
+
+// payload returns n bytes that differ with seed, so that a swapped or torn
+// object cannot pass for the right one.
+func payload(seed uint64, n int) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// onlyReader hides Len, Seek and WriterTo, as a network body or pipe would.
+type onlyReader struct{ io.Reader }
+
+func testRoundTrip(t *testing.T, s storage.Storage) {
+	for _, size := range []int{0, 1, 11, 64 << 10, 9<<20 + 7} {
+		data := payload(uint64(size), size)
+		key := fmt.Sprintf("roundtrip/%d.bin", size)
+		info := put(t, s, key, data, nil)
+		assert.Equal(t, int64(size), info.Size)
+		assert.Equal(t, data, read(t, s, key), "size %d", size)
+
+		// The same through a reader of unknown size.
+		key = fmt.Sprintf("roundtrip/stream-%d.bin", size)
+		info, err := s.Put(context.Background(), key, onlyReader{bytes.NewReader(data)}, nil)
+		require.NoError(t, err)
+		assert.Equal(t, int64(size), info.Size)
+		assert.Equal(t, data, read(t, s, key), "streamed size %d", size)
+	}
+}
+
+func testOverwrite(t *testing.T, s storage.Storage) {
+	put(t, s, "events/1/logo.png", payload(1, 3000), nil)
+	second := payload(2, 1000)
+	put(t, s, "events/1/logo.png", second, nil)
+	assert.Equal(t, second, read(t, s, "events/1/logo.png"))
+	info, err := s.Stat(context.Background(), "events/1/logo.png")
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(second)), info.Size)
+	assert.Equal(t, []string{"events/1/logo.png"}, keys(t, s, "", nil))
+}
+
+func testInfoFields(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	data := []byte("%PDF-1.4 slides")
+	opts := &storage.PutOptions{
+		ContentType:        "application/pdf",
+		ContentDisposition: `attachment; filename="talk.pdf"`,
+		CacheControl:       "public, max-age=3600",
+		Metadata:           map[string]string{"Uploaded-By": "speaker-7", "event": "42"},
+	}
+	before := time.Now().Add(-time.Minute)
+	put1 := put(t, s, "events/42/slides/talk.pdf", data, opts)
+	after := time.Now().Add(time.Minute)
+
+	stat, err := s.Stat(ctx, "events/42/slides/talk.pdf")
+	require.NoError(t, err)
+	r, err := s.Get(ctx, "events/42/slides/talk.pdf")
+	require.NoError(t, err)
+	got := r.Info()
+	require.NoError(t, r.Close())
+
+	wantMeta := map[string]string{"uploaded-by": "speaker-7", "event": "42"}
+	for name, info := range map[string]storage.Info{"put": put1, "stat": stat, "get": got} {
+		assert.Equal(t, "events/42/slides/talk.pdf", info.Key, name)
+		assert.Equal(t, int64(len(data)), info.Size, name)
+		assert.Equal(t, opts.ContentType, info.ContentType, name)
+		assert.Equal(t, opts.ContentDisposition, info.ContentDisposition, name)
+		assert.Equal(t, opts.CacheControl, info.CacheControl, name)
+		assert.Equal(t, wantMeta, info.Metadata, name)
+		assert.NotEmpty(t, info.ETag, name)
+		assert.Equal(t, put1.ETag, info.ETag, name)
+		assert.WithinRange(t, info.ModTime, before, after, name)
+		assert.False(t, info.IsDir, name)
+	}
+
+	put2 := put(t, s, "events/42/slides/talk.pdf", []byte("%PDF-1.4 other slides"), opts)
+	assert.NotEqual(t, put1.ETag, put2.ETag, "new content, new ETag")
+
+	for info, err := range s.List(ctx, "events/42/", nil) {
+		require.NoError(t, err)
+		assert.Equal(t, "events/42/slides/talk.pdf", info.Key)
+		assert.Equal(t, put2.Size, info.Size)
+		assert.Equal(t, put2.ETag, info.ETag)
+		assert.WithinRange(t, info.ModTime, before, after)
+	}
+}
+
+// pngHeader is the start of every PNG file.
+var pngHeader = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+
+func testContentType(t *testing.T, s storage.Storage) {
+	cases := []struct {
+		key, explicit string
+		data          []byte
+		want          string
+	}{
+		{"by-extension/photo.png", "", []byte("not really a png"), "image/png"},
+		{"by-extension/PHOTO.JPG", "", []byte("x"), "image/jpeg"},
+		{"by-extension/slides.pdf", "", []byte("x"), "application/pdf"},
+		{"sniffed/photo", "", pngHeader, "image/png"},
+		{"sniffed/page", "", []byte("<!DOCTYPE html><html><body>hi</body></html>"), "text/html; charset=utf-8"},
+		{"sniffed/notes", "", []byte("plain words"), "text/plain; charset=utf-8"},
+		{"sniffed/empty", "", nil, "application/octet-stream"},
+		{"explicit/photo.png", "image/webp", pngHeader, "image/webp"},
+	}
+	for _, c := range cases {
+		info := put(t, s, c.key, c.data, &storage.PutOptions{ContentType: c.explicit})
+		assert.Equal(t, c.want, info.ContentType, "put %s", c.key)
+		stat, err := s.Stat(context.Background(), c.key)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, stat.ContentType, "stat %s", c.key)
+		assert.Equal(t, c.data, nilIfEmpty(read(t, s, c.key)), "sniffing keeps every byte of %s", c.key)
+	}
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func testRange(t *testing.T, s storage.Storage) {
+	data := payload(7, 1000)
+	put(t, s, "videos/talk.bin", data, nil)
+	cases := []struct {
+		name           string
+		offset, length int64
+		want           []byte
+	}{
+		{"start", 0, 10, data[:10]},
+		{"middle", 100, 50, data[100:150]},
+		{"to the end", 900, -1, data[900:]},
+		{"whole", 0, -1, data},
+		{"zero length", 10, 0, nil},
+		{"across the end", 990, 100, data[990:]},
+		{"at the end", 1000, 10, nil},
+		{"past the end", 5000, 10, nil},
+		{"past the end to the end", 5000, -1, nil},
+	}
+	for _, c := range cases {
+		r, err := s.GetRange(context.Background(), "videos/talk.bin", c.offset, c.length)
+		require.NoError(t, err, c.name)
+		got, err := io.ReadAll(r)
+		require.NoError(t, err, c.name)
+		require.NoError(t, r.Close())
+		assert.Equal(t, c.want, nilIfEmpty(got), c.name)
+		assert.Equal(t, int64(len(data)), r.Info().Size, "%s: Info describes the whole object", c.name)
+	}
+}
+
+func testMissing(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	put(t, s, "events/1/logo.png", []byte("x"), nil)
+	for _, key := range []string{"missing", "events/1/missing.png", "events/1/logo.png/inside", "events"} {
+		_, err := s.Get(ctx, key)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "get %q", key)
+		_, err = s.GetRange(ctx, key, 0, 10)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "get range %q", key)
+		_, err = s.Stat(ctx, key)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "stat %q", key)
+		_, err = s.Copy(ctx, "copies/x", key)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "copy from %q", key)
+		ok, err := storage.Exists(ctx, s, key)
+		assert.NoError(t, err)
+		assert.False(t, ok, "exists %q", key)
+	}
+	_, err := s.Get(ctx, "events/1/missing.png")
+	assert.Contains(t, err.Error(), `storage: get "events/1/missing.png"`)
+	ok, err := storage.Exists(ctx, s, "events/1/logo.png")
+	assert.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, []string{"events/1/logo.png"}, keys(t, s, "", nil), "a failed copy creates nothing")
+}
+
+func testDelete(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	require.NoError(t, s.Delete(ctx, "never/existed"), "deleting a missing key is not an error")
+	put(t, s, "events/1/logo.png", []byte("x"), nil)
+	put(t, s, "events/1/banner.png", []byte("y"), nil)
+	require.NoError(t, s.Delete(ctx, "events/1/logo.png"))
+	require.NoError(t, s.Delete(ctx, "events/1/logo.png"), "deleting twice is not an error")
+	_, err := s.Stat(ctx, "events/1/logo.png")
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Equal(t, []string{"events/1/banner.png"}, keys(t, s, "", nil))
+	require.NoError(t, s.Delete(ctx, "events/1/banner.png"))
+	assert.Equal(t, []string{}, keys(t, s, "", nil))
+	assert.Equal(t, []string{}, keys(t, s, "", &storage.ListOptions{Delimiter: "/"}), "no empty folder is left")
+}
+
+// listKeys are chosen so that a walk sorting file and folder names naively
+// ("b" before "b-c") yields the wrong order: '-' < '/' < '0' in bytes.
+var listKeys = []string{"a.txt", "b-c", "b/1", "b/2", "b/c/3", "b0", "c", "d/e/f/g", "é/1"}
+
+func putAll(t *testing.T, s storage.Storage, keys []string) {
+	t.Helper()
+	// Out of order, so that order of creation cannot pass for byte order.
+	for i := len(keys) - 1; i >= 0; i-- {
+		put(t, s, keys[i], []byte(keys[i]), nil)
+	}
+}
+
+func testList(t *testing.T, s storage.Storage) {
+	assert.Equal(t, []string{}, keys(t, s, "", nil), "empty storage")
+	putAll(t, s, listKeys)
+	assert.Equal(t, listKeys, keys(t, s, "", nil))
+	assert.Equal(t, []string{"b-c", "b/1", "b/2", "b/c/3", "b0"}, keys(t, s, "b", nil), "prefix not at a folder boundary")
+	assert.Equal(t, []string{"b/1", "b/2", "b/c/3"}, keys(t, s, "b/", nil), "prefix at a folder boundary")
+	assert.Equal(t, []string{"b/c/3"}, keys(t, s, "b/c", nil))
+	assert.Equal(t, []string{"d/e/f/g"}, keys(t, s, "d/e/", nil))
+	assert.Equal(t, []string{}, keys(t, s, "zzz", nil), "no match")
+	assert.Equal(t, []string{}, keys(t, s, "b/c/3/", nil), "an object is not a folder")
+	assert.Equal(t, []string{"a.txt"}, keys(t, s, "a.txt", nil), "a whole key")
+
+	for info, err := range s.List(context.Background(), "b/", nil) {
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(info.Key)), info.Size, info.Key)
+		assert.NotEmpty(t, info.ETag, info.Key)
+		assert.False(t, info.ModTime.IsZero(), info.Key)
+		assert.False(t, info.IsDir, info.Key)
+	}
+}
+
+func testListDelimiter(t *testing.T, s storage.Storage) {
+	putAll(t, s, listKeys)
+	slash := &storage.ListOptions{Delimiter: "/"}
+	assert.Equal(t, []string{"a.txt", "b-c", "b/", "b0", "c", "d/", "é/"}, keys(t, s, "", slash))
+	assert.Equal(t, []string{"b-c", "b/", "b0"}, keys(t, s, "b", slash))
+	assert.Equal(t, []string{"b/1", "b/2", "b/c/"}, keys(t, s, "b/", slash))
+	assert.Equal(t, []string{"d/e/"}, keys(t, s, "d/", slash))
+	assert.Equal(t, []string{}, keys(t, s, "x/", slash))
+
+	for info, err := range s.List(context.Background(), "", slash) {
+		require.NoError(t, err)
+		assert.Equal(t, strings.HasSuffix(info.Key, "/"), info.IsDir, info.Key)
+	}
+	// A delimiter other than "/" groups as S3 does.
+	assert.Equal(t, []string{"a.txt", "b-", "b/1", "b/2", "b/c/3", "b0", "c", "d/e/f/g", "é/1"},
+		keys(t, s, "", &storage.ListOptions{Delimiter: "-"}))
+}
+
+func testListStopsEarly(t *testing.T, s storage.Storage) {
+	putAll(t, s, listKeys)
+	var got []string
+	for info, err := range s.List(context.Background(), "", nil) {
+		require.NoError(t, err)
+		got = append(got, info.Key)
+		if len(got) == 3 {
+			break
+		}
+	}
+	assert.Equal(t, listKeys[:3], got)
+}
+
+func testCopy(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	data := payload(3, 70<<10)
+	opts := &storage.PutOptions{ContentType: "image/webp", CacheControl: "no-cache", Metadata: map[string]string{"owner": "7"}}
+	src := put(t, s, "speakers/7/photo.webp", data, opts)
+	put(t, s, "archive/photo.webp", []byte("old"), nil)
+
+	dst, err := s.Copy(ctx, "archive/photo.webp", "speakers/7/photo.webp")
+	require.NoError(t, err)
+	assert.Equal(t, "archive/photo.webp", dst.Key)
+	assert.Equal(t, src.Size, dst.Size)
+	assert.Equal(t, "image/webp", dst.ContentType)
+	assert.Equal(t, map[string]string{"owner": "7"}, dst.Metadata)
+	assert.Equal(t, data, read(t, s, "archive/photo.webp"), "copy replaces the old object")
+	assert.Equal(t, data, read(t, s, "speakers/7/photo.webp"), "the source stays")
+
+	stat, err := s.Stat(ctx, "archive/photo.webp")
+	require.NoError(t, err)
+	assert.Equal(t, "image/webp", stat.ContentType)
+	assert.Equal(t, "no-cache", stat.CacheControl)
+	assert.Equal(t, map[string]string{"owner": "7"}, stat.Metadata)
+}
+
+func testDeletePrefix(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	putAll(t, s, []string{"events/1/a", "events/1/b/c", "events/10/a", "events/2/a", "other"})
+
+	n, err := storage.DeletePrefix(ctx, s, "events/1/")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, []string{"events/10/a", "events/2/a", "other"}, keys(t, s, "", nil))
+
+	n, err = storage.DeletePrefix(ctx, s, "nothing/")
+	require.NoError(t, err)
+	assert.Equal(t, 0, n)
+
+	_, err = storage.DeletePrefix(ctx, s, "")
+	assert.ErrorIs(t, err, storage.ErrInvalidKey, "an empty prefix would delete everything")
+	_, err = storage.DeletePrefix(ctx, s, "../")
+	assert.ErrorIs(t, err, storage.ErrInvalidKey)
+
+	n, err = storage.DeletePrefix(ctx, s, "events/")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, []string{"other"}, keys(t, s, "", nil))
+}
+
+// InvalidKeys lists keys that break the key rules, one rule each.
+var InvalidKeys = map[string]string{
+	"empty":                "",
+	"parent":               "../x",
+	"parent inside":        "a/../../x",
+	"only parent":          "..",
+	"dot":                  ".",
+	"absolute":             "/abs",
+	"empty segment":        "a//b",
+	"dot segment":          "a/./b",
+	"backslash":            `a\b`,
+	"backslash traversal":  `..\x`,
+	"NUL":                  "a\x00b",
+	"newline":              "a\nb",
+	"DEL":                  "a\x7fb",
+	"C1 control":           "a\u0085b",
+	"too long":             strings.Repeat("a", storage.MaxKeyLen+1),
+	"invalid UTF-8":        "a\xffb",
+	"trailing slash":       "a/",
+	"only slash":           "/",
+	"trailing dot segment": "a/..",
+}
+
+func testInvalidKeys(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	put(t, s, "ok", []byte("x"), nil)
+	for name, key := range InvalidKeys {
+		require.ErrorIs(t, storage.ValidateKey(key), storage.ErrInvalidKey, name)
+		check := func(op string, err error) {
+			t.Helper()
+			assert.ErrorIs(t, err, storage.ErrInvalidKey, "%s: %s", name, op)
+			assert.ErrorIs(t, err, fs.ErrInvalid, "%s: %s", name, op)
+			if err != nil {
+				assert.True(t, strings.HasPrefix(err.Error(), "storage: "+op+" "), "%s: message %q names the operation", name, err)
+			}
+		}
+		_, err := s.Put(ctx, key, strings.NewReader("x"), nil)
+		check("put", err)
+		_, err = s.Get(ctx, key)
+		check("get", err)
+		_, err = s.GetRange(ctx, key, 0, 1)
+		check("get range", err)
+		_, err = s.Stat(ctx, key)
+		check("stat", err)
+		check("delete", s.Delete(ctx, key))
+		_, err = s.Copy(ctx, key, "ok")
+		check("copy", err)
+		_, err = s.Copy(ctx, "ok2", key)
+		check("copy", err)
+		_, err = s.URL(key)
+		check("url", err)
+		_, err = s.SignedURL(ctx, key, nil)
+		check("sign", err)
+		_, err = storage.Exists(ctx, s, key)
+		assert.ErrorIs(t, err, storage.ErrInvalidKey, name)
+	}
+	for _, prefix := range []string{"/", "../", "a//", "a/./", "a\\", "\xff"} {
+		listed := 0
+		for _, err := range s.List(ctx, prefix, nil) {
+			assert.ErrorIs(t, err, storage.ErrInvalidKey, "list %q", prefix)
+			listed++
+		}
+		assert.Equal(t, 1, listed, "list %q yields the error, once", prefix)
+	}
+	assert.Equal(t, []string{"ok"}, keys(t, s, "", nil), "no invalid key wrote anything")
+	assert.Equal(t, []byte("x"), read(t, s, "ok"))
+}
+
+func testUnusualKeys(t *testing.T, s storage.Storage) {
+	long := strings.Repeat(strings.Repeat("k", 99)+"/", 10) + strings.Repeat("z", storage.MaxKeyLen-1000)
+	require.Len(t, long, storage.MaxKeyLen)
+	unusual := []string{
+		"événements/42/ünïcödé ñ.png",
+		"with space/a b.txt",
+		"plus+sign/a+b.txt",
+		"percent/100%.txt",
+		"hash#and?query.txt",
+		".hidden/.file",
+		"..dots/...",
+		"quote'\"<>&.txt",
+		long,
+	}
+	for i, key := range unusual {
+		require.NoError(t, storage.ValidateKey(key), key)
+		data := payload(uint64(i), 100+i)
+		put(t, s, key, data, nil)
+		assert.Equal(t, data, read(t, s, key), key)
+	}
+	got := keys(t, s, "", nil)
+	assert.ElementsMatch(t, unusual, got)
+}
+
+func testCancelledContext(t *testing.T, s storage.Storage) {
+	put(t, s, "kept", []byte("old"), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	_, err := s.Put(ctx, "kept", strings.NewReader("new"), nil)
+	assert.ErrorIs(t, err, context.Canceled, "put")
+	_, err = s.Put(ctx, "new", strings.NewReader("new"), nil)
+	assert.ErrorIs(t, err, context.Canceled, "put")
+	_, err = s.Get(ctx, "kept")
+	assert.ErrorIs(t, err, context.Canceled, "get")
+	_, err = s.GetRange(ctx, "kept", 0, 1)
+	assert.ErrorIs(t, err, context.Canceled, "get range")
+	_, err = s.Stat(ctx, "kept")
+	assert.ErrorIs(t, err, context.Canceled, "stat")
+	assert.ErrorIs(t, s.Delete(ctx, "kept"), context.Canceled, "delete")
+	_, err = s.Copy(ctx, "copy", "kept")
+	assert.ErrorIs(t, err, context.Canceled, "copy")
+	listed := 0
+	for _, err := range s.List(ctx, "", nil) {
+		assert.ErrorIs(t, err, context.Canceled, "list")
+		listed++
+	}
+	assert.Equal(t, 1, listed, "list yields the error, once")
+
+	// Cancelled in the middle of the upload.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	_, err = s.Put(ctx, "kept", io.MultiReader(bytes.NewReader(payload(1, 1<<20)), cancelReader{cancel}, bytes.NewReader(payload(2, 1<<20))), nil)
+	assert.ErrorIs(t, err, context.Canceled, "put cancelled midway")
+
+	assert.Equal(t, []byte("old"), read(t, s, "kept"))
+	assert.Equal(t, []string{"kept"}, keys(t, s, "", nil))
+}
+
+// cancelReader cancels its context when the upload reaches it.
+type cancelReader struct{ cancel context.CancelFunc }
+
+func (c cancelReader) Read([]byte) (int, error) {
+	c.cancel()
+	return 0, io.EOF
+}
+
+var errBrokenUpload = errors.New("the upload broke")
+
+func testFailedPutKeepsOld(t *testing.T, s storage.Storage) {
+	put(t, s, "kept", []byte("old"), nil)
+	for _, size := range []int{10, 6 << 20} {
+		r := io.MultiReader(bytes.NewReader(payload(1, size)), failingReader{errBrokenUpload})
+		_, err := s.Put(context.Background(), "kept", r, nil)
+		assert.ErrorIs(t, err, errBrokenUpload, "the reader's error is returned")
+		_, err = s.Put(context.Background(), "fresh", io.MultiReader(bytes.NewReader(payload(1, size)), failingReader{errBrokenUpload}), nil)
+		assert.Error(t, err)
+	}
+	assert.Equal(t, []byte("old"), read(t, s, "kept"))
+	assert.Equal(t, []string{"kept"}, keys(t, s, "", nil), "a failed put leaves nothing")
+}
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+func testConcurrentPutsAndReads(t *testing.T, s storage.Storage) {
+	const writers, readers = 32, 8
+	ctx := context.Background()
+	payloads := make(map[[32]byte]int, writers)
+	bodies := make([][]byte, writers)
+	for i := range bodies {
+		bodies[i] = payload(uint64(100+i), 16<<10+i*997)
+		payloads[sha256.Sum256(bodies[i])] = i
+	}
+	put(t, s, "contested", bodies[0], nil)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+readers)
+	done := make(chan struct{})
+	var reads sync.WaitGroup
+	for range readers {
+		reads.Add(1)
+		go func() {
+			defer reads.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				r, err := s.Get(ctx, "contested")
+				if err != nil {
+					errs <- err
+					return
+				}
+				data, err := io.ReadAll(r)
+				r.Close()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, ok := payloads[sha256.Sum256(data)]; !ok {
+					errs <- fmt.Errorf("read %d bytes that are no payload whole", len(data))
+					return
+				}
+			}
+		}()
+	}
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Put(ctx, "contested", bytes.NewReader(bodies[i]), nil); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	reads.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	final := read(t, s, "contested")
+	_, ok := payloads[sha256.Sum256(final)]
+	assert.True(t, ok, "the last put wins whole")
+	assert.Equal(t, []string{"contested"}, keys(t, s, "", nil))
+}
+
+func testURL(t *testing.T, s storage.Storage) {
+	for _, key := range []string{"events/42/speakers/7/photo.png", "a b/c+d%e#f?g.png", "ü/ñ.png"} {
+		u, err := s.URL(key)
+		require.NoError(t, err, key)
+		parsed, err := url.Parse(u)
+		require.NoError(t, err, u)
+		assert.True(t, strings.HasSuffix(parsed.Path, "/"+key), "%s: path %q ends with the key", u, parsed.Path)
+		assert.Empty(t, parsed.RawQuery, "%s: nothing of the key leaks into the query", u)
+		assert.Empty(t, parsed.Fragment, "%s: nothing of the key leaks into the fragment", u)
+	}
+}
+
+func testSignOptions(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	put(t, s, "private/export.csv", []byte("a,b"), nil)
+	_, err := s.SignedURL(ctx, "private/export.csv", nil)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("this backend cannot sign URLs")
+	}
+	require.NoError(t, err)
+	for _, opts := range []*storage.SignOptions{
+		{Expires: 8 * 24 * time.Hour},
+		{Expires: -time.Second},
+		{Method: "DELETE"},
+	} {
+		_, err := s.SignedURL(ctx, "private/export.csv", opts)
+		assert.ErrorIs(t, err, fs.ErrInvalid, "%+v", opts)
+	}
+	u, err := s.SignedURL(ctx, "private/export.csv", &storage.SignOptions{Expires: 7 * 24 * time.Hour})
+	require.NoError(t, err)
+	assert.NotEmpty(t, u)
+}
