@@ -1,0 +1,96 @@
+package storage_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/orga-server/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFromEnv(t *testing.T) {
+	vars := []struct{ name, value string }{
+		{"BUCKET_NAME", "bucket-value-1"},
+		{"AWS_KEY", "key-value-2"},
+		{"AWS_SECRET", "secret-value-3"},
+	}
+	for mask := range 1 << len(vars) {
+		var set, missing []string
+		for i, v := range vars {
+			if mask&(1<<i) != 0 {
+				set = append(set, v.name)
+			} else {
+				missing = append(missing, v.name)
+			}
+		}
+		t.Run(strings.Join(append([]string{"set"}, set...), "-"), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "media")
+			t.Setenv("STORAGE_DIR", dir)
+			t.Setenv("AWS_ENDPOINT_URL", "")
+			t.Setenv("AWS_ENDPOINT_URL_S3", "")
+			for i, v := range vars {
+				if mask&(1<<i) != 0 {
+					t.Setenv(v.name, v.value)
+				} else {
+					t.Setenv(v.name, "")
+				}
+			}
+			s, err := storage.FromEnv()
+			switch len(set) {
+			case 0:
+				require.NoError(t, err)
+				require.IsType(t, &storage.Local{}, s)
+				assert.DirExists(t, dir, "the directory is created")
+				u, err := s.URL("events/42/logo.png")
+				require.NoError(t, err)
+				assert.Equal(t, "/static/media/events/42/logo.png", u)
+			case len(vars):
+				require.NoError(t, err, "no network I/O happens here")
+				require.IsType(t, &storage.S3{}, s)
+			default:
+				require.Error(t, err)
+				for _, name := range missing {
+					assert.Contains(t, err.Error(), name, "the error names what is missing")
+				}
+				for _, v := range vars {
+					assert.NotContains(t, err.Error(), v.value, "no value is printed")
+				}
+			}
+		})
+	}
+}
+
+func TestFromEnvLocalSettings(t *testing.T) {
+	for _, name := range []string{"BUCKET_NAME", "AWS_KEY", "AWS_SECRET"} {
+		t.Setenv(name, "")
+	}
+	t.Setenv("STORAGE_DIR", t.TempDir())
+	t.Setenv("STORAGE_URL", "https://cdn.example.org/media")
+	s, err := storage.FromEnv()
+	require.NoError(t, err)
+	u, err := s.URL("a b/c.png")
+	require.NoError(t, err)
+	assert.Equal(t, "https://cdn.example.org/media/a%20b/c.png", u)
+
+	t.Setenv("STORAGE_SIGNING_KEY", "too-short-secret")
+	_, err = storage.FromEnv()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "STORAGE_SIGNING_KEY")
+	assert.NotContains(t, err.Error(), "too-short-secret")
+}
+
+func TestEnvRedactsSecrets(t *testing.T) {
+	t.Setenv("AWS_SECRET", "secret-value-3")
+	t.Setenv("STORAGE_SIGNING_KEY", "signing-secret-0123456789abcdef0123")
+	t.Setenv("BUCKET_NAME", "orga-media")
+	seen := map[string]string{}
+	for _, v := range storage.Env() {
+		seen[v.Name] = v.Value
+		assert.NotEmpty(t, v.Usage, v.Name)
+	}
+	assert.Equal(t, "orga-media", seen["BUCKET_NAME"])
+	assert.Equal(t, "[redacted]", seen["AWS_SECRET"])
+	assert.Equal(t, "[redacted]", seen["STORAGE_SIGNING_KEY"])
+}

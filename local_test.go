@@ -1,0 +1,225 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/orga-server/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// filesUnder lists every file below dir, temporary ones included, as paths
+// relative to dir.
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	files := []string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return files
+}
+
+func TestLocalLayout(t *testing.T) {
+	dir := t.TempDir()
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = l.Put(context.Background(), "events/42/speakers/7/photo.png", strings.NewReader("png"), nil)
+	require.NoError(t, err)
+	data, err := os.ReadFile(filepath.Join(dir, "events/42/speakers/7/photo.png"))
+	require.NoError(t, err, "objects live at <dir>/<key>")
+	assert.Equal(t, "png", string(data))
+	assert.Equal(t, []string{"events/42/speakers/7/photo.png"}, filesUnder(t, dir), "nothing else is kept beside it")
+}
+
+func TestLocalFailedPutLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	ctx := context.Background()
+	_, err = l.Put(ctx, "a/kept", strings.NewReader("old"), nil)
+	require.NoError(t, err)
+
+	broken := errors.New("network gone")
+	_, err = l.Put(ctx, "a/kept", io.MultiReader(strings.NewReader("new"), errReader{broken}), nil)
+	require.ErrorIs(t, err, broken)
+	cancelled, cancel := context.WithCancel(ctx)
+	_, err = l.Put(cancelled, "a/other", io.MultiReader(strings.NewReader("new"), cancelOnRead{cancel}, strings.NewReader("more")), nil)
+	require.ErrorIs(t, err, context.Canceled)
+
+	assert.Equal(t, []string{"a/kept"}, filesUnder(t, dir))
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+type cancelOnRead struct{ cancel context.CancelFunc }
+
+func (c cancelOnRead) Read([]byte) (int, error) { c.cancel(); return 0, io.EOF }
+
+func TestLocalFolderAndObjectClash(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	_, err := l.Put(ctx, "a/b", strings.NewReader("x"), nil)
+	require.NoError(t, err)
+
+	_, err = l.Put(ctx, "a", strings.NewReader("y"), nil)
+	assert.ErrorIs(t, err, fs.ErrExist, "on disk a folder cannot also be an object")
+	assert.Contains(t, err.Error(), `storage: put "a": `)
+	_, err = l.Put(ctx, "a/b/c", strings.NewReader("y"), nil)
+	assert.ErrorIs(t, err, fs.ErrExist, "nor an object a folder")
+	require.NoError(t, l.Delete(ctx, "a"), "deleting a folder is deleting no object")
+
+	r, err := l.Get(ctx, "a/b")
+	require.NoError(t, err)
+	defer r.Close()
+	data, _ := io.ReadAll(r)
+	assert.Equal(t, "x", string(data))
+}
+
+func TestLocalNeverLeavesItsRoot(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "root")
+	outside := filepath.Join(parent, "outside")
+	require.NoError(t, os.MkdirAll(outside, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644))
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "file-link")))
+	ctx := context.Background()
+
+	for _, key := range []string{"link/secret", "file-link"} {
+		_, err := l.Get(ctx, key)
+		assert.Error(t, err, "get %s", key)
+		_, err = l.Stat(ctx, key)
+		assert.Error(t, err, "stat %s", key)
+		_, err = l.Copy(ctx, "copied", key)
+		assert.Error(t, err, "copy %s", key)
+	}
+	_, err = l.Put(ctx, "link/new", strings.NewReader("x"), nil)
+	assert.Error(t, err, "put through a link")
+	_ = l.Delete(ctx, "link/secret")
+	_ = l.Delete(ctx, "file-link/x")
+
+	assert.Equal(t, []string{"secret"}, filesUnder(t, outside), "nothing outside was written or deleted")
+	data, err := os.ReadFile(filepath.Join(outside, "secret"))
+	require.NoError(t, err)
+	assert.Equal(t, "secret", string(data))
+	var listed []string
+	for info, err := range l.List(ctx, "", nil) {
+		require.NoError(t, err)
+		listed = append(listed, info.Key)
+	}
+	assert.Empty(t, listed, "links are not objects")
+}
+
+func TestLocalFileCopiedInByHand(t *testing.T) {
+	dir := t.TempDir()
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "legacy"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "legacy/logo.png"), []byte("png"), 0o644))
+
+	info, err := l.Stat(context.Background(), "legacy/logo.png")
+	require.NoError(t, err)
+	assert.Equal(t, "image/png", info.ContentType)
+	assert.Equal(t, int64(3), info.Size)
+	assert.NotEmpty(t, info.ETag)
+}
+
+func TestLocalCleanup(t *testing.T) {
+	dir := t.TempDir()
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	ctx := context.Background()
+	_, err = l.Put(ctx, "a/kept", strings.NewReader("old"), nil)
+	require.NoError(t, err)
+
+	// What a process killed mid-Put leaves behind, and what a live Put holds.
+	dead := filepath.Join(dir, "a", `.put\0123456789abcdef`)
+	live := filepath.Join(dir, `.put\fedcba9876543210`)
+	require.NoError(t, os.WriteFile(dead, []byte("half"), 0o644))
+	require.NoError(t, os.WriteFile(live, []byte("half"), 0o644))
+	f, err := os.Open(live)
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, unix.Flock(int(f.Fd()), unix.LOCK_EX))
+
+	var listed []string
+	for info, err := range l.List(ctx, "", nil) {
+		require.NoError(t, err)
+		listed = append(listed, info.Key)
+	}
+	assert.Equal(t, []string{"a/kept"}, listed, "temporary files are never listed")
+
+	removed, err := l.Cleanup(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, removed)
+	assert.ElementsMatch(t, []string{"a/kept", `.put\fedcba9876543210`}, filesUnder(t, dir), "the locked file of a live Put stays")
+}
+
+// TestLocalFullDisk fills a small tmpfs: Put fails clearly and the old object
+// stays whole.
+func TestLocalFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root, which mounting a tmpfs needs")
+		}
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	ctx := context.Background()
+	old := bytes.Repeat([]byte("o"), 300<<10)
+	_, err = l.Put(ctx, "exports/big.csv", bytes.NewReader(old), nil)
+	require.NoError(t, err)
+
+	_, err = l.Put(ctx, "exports/big.csv", bytes.NewReader(bytes.Repeat([]byte("n"), 2<<20)), nil)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Contains(t, err.Error(), `storage: put "exports/big.csv": `)
+	assert.Contains(t, err.Error(), "no space left on device")
+
+	r, err := l.Get(ctx, "exports/big.csv")
+	require.NoError(t, err)
+	got, err := io.ReadAll(r)
+	r.Close()
+	require.NoError(t, err)
+	assert.Equal(t, old, got, "the old object is intact")
+	assert.Equal(t, []string{"exports/big.csv"}, filesUnder(t, dir), "nothing is left behind")
+}
+
+func TestNewLocalErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	_, err := storage.NewLocal(filepath.Join(file, "sub"), nil)
+	assert.Error(t, err)
+	assert.Contains(t, err.Error(), "storage: local directory")
+}
