@@ -107,6 +107,7 @@ type localAttrs struct {
 	CacheControl       string            `json:"cache,omitempty"`
 	Metadata           map[string]string `json:"meta,omitempty"`
 	ETag               string            `json:"etag,omitempty"`
+	Private            bool              `json:"private,omitempty"`
 }
 
 // Put stores r under key. See [Local] for what it guarantees.
@@ -138,6 +139,7 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 		CacheControl:       opts.CacheControl,
 		Metadata:           lowerMetadata(opts.Metadata),
 		ETag:               newETag(),
+		Private:            opts.Private,
 	})
 }
 
@@ -254,50 +256,50 @@ func (l *Local) syncDir(dir string) error {
 	return d.Sync()
 }
 
-// open opens the object under key and describes it.
-func (l *Local) open(key string) (*os.File, Info, error) {
+// open opens the object under key, with its attributes.
+func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 	if err := ValidateKey(key); err != nil {
-		return nil, Info{}, err
+		return nil, localAttrs{}, nil, err
 	}
 	f, err := l.root.Open(key)
 	if err != nil {
 		if errors.Is(err, syscall.ENOTDIR) {
 			err = fs.ErrNotExist
 		}
-		return nil, Info{}, plainErr(err)
+		return nil, localAttrs{}, nil, plainErr(err)
 	}
-	info, err := describe(f, key)
+	attrs, fi, err := readAttrs(f, key)
 	if err != nil {
 		f.Close()
-		return nil, Info{}, err
+		return nil, localAttrs{}, nil, err
 	}
-	return f, info, nil
+	return f, attrs, fi, nil
 }
 
-// describe returns the Info of the open file f stored under key.
-func describe(f *os.File, key string) (Info, error) {
+// readAttrs returns the attributes of the open file f stored under key.
+func readAttrs(f *os.File, key string) (localAttrs, fs.FileInfo, error) {
+	var attrs localAttrs
 	fi, err := f.Stat()
 	if err != nil {
-		return Info{}, plainErr(err)
+		return attrs, nil, plainErr(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Info{}, fs.ErrNotExist // a folder is not an object
+		return attrs, nil, fs.ErrNotExist // a folder is not an object
 	}
-	var attrs localAttrs
 	raw, err := getAttr(f, attrName)
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(raw, &attrs); err != nil {
-			return Info{}, fmt.Errorf("read attributes: %w", err)
+			return attrs, nil, fmt.Errorf("read attributes: %w", err)
 		}
 	case errors.Is(err, errNoAttr):
 		// A file copied in by hand: derive what can be derived.
 		attrs.ContentType = cmp.Or(typeByExtension(key), "application/octet-stream")
 		attrs.ETag = fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
 	default:
-		return Info{}, fmt.Errorf("read attributes: %w", plainErr(err))
+		return attrs, nil, fmt.Errorf("read attributes: %w", plainErr(err))
 	}
-	return attrs.info(key, fi), nil
+	return attrs, fi, nil
 }
 
 func (a localAttrs) info(key string, fi fs.FileInfo) Info {
@@ -336,10 +338,11 @@ func (l *Local) getRange(ctx context.Context, key string, offset, length int64) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, info, err := l.open(key)
+	f, attrs, fi, err := l.open(key)
 	if err != nil {
 		return nil, err
 	}
+	info := attrs.info(key, fi)
 	var body io.Reader = f
 	if offset > 0 || length >= 0 {
 		remaining := max(info.Size-offset, 0)
@@ -376,12 +379,12 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, wrapErr("stat", key, err)
 	}
-	f, info, err := l.open(key)
+	f, attrs, fi, err := l.open(key)
 	if err != nil {
 		return Info{}, wrapErr("stat", key, err)
 	}
 	f.Close()
-	return info, nil
+	return attrs.info(key, fi), nil
 }
 
 // Delete removes the object under key, and the folders it leaves empty.
@@ -432,19 +435,13 @@ func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, wrapErr("copy", src, err)
 	}
-	f, info, err := l.open(src)
+	f, attrs, _, err := l.open(src)
 	if err != nil {
 		return Info{}, wrapErr("copy", src, err)
 	}
 	defer f.Close()
 	// Unwrapped, the *os.File lets the kernel copy (copy_file_range, reflinks).
-	out, err := l.write(ctx, dst, f, localAttrs{
-		ContentType:        info.ContentType,
-		ContentDisposition: info.ContentDisposition,
-		CacheControl:       info.CacheControl,
-		Metadata:           info.Metadata,
-		ETag:               info.ETag,
-	})
+	out, err := l.write(ctx, dst, f, attrs)
 	return out, wrapErr("copy", dst, err)
 }
 
@@ -600,7 +597,11 @@ func (l *Local) describeEntry(key string) (Info, error) {
 		return Info{}, plainErr(err)
 	}
 	defer f.Close()
-	return describe(f, key)
+	attrs, fi, err := readAttrs(f, key)
+	if err != nil {
+		return Info{}, err
+	}
+	return attrs.info(key, fi), nil
 }
 
 // URL returns BaseURL followed by the escaped key. It does no I/O.
@@ -609,15 +610,6 @@ func (l *Local) URL(key string) (string, error) {
 		return "", wrapErr("url", key, err)
 	}
 	return joinURL(l.baseURL, key), nil
-}
-
-// SignedURL is not supported yet by Local: it returns an error wrapping
-// errors.ErrUnsupported.
-func (l *Local) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
-	if err := ValidateKey(key); err != nil {
-		return "", wrapErr("sign", key, err)
-	}
-	return "", wrapErr("sign", key, fmt.Errorf("local storage cannot sign URLs yet: %w", errors.ErrUnsupported))
 }
 
 // Cleanup removes the temporary files that processes killed in the middle

@@ -12,6 +12,6 @@ import (
 // fails with this error rather than lose them.
 var errNoAttr = fmt.Errorf("extended attributes are supported on Linux only: %w", errors.ErrUnsupported)
 
-func setAttr(*os.File, string, []byte) error    { return errNoAttr }
+func setAttr(*os.File, string, []byte) error   { return errNoAttr }
 func getAttr(*os.File, string) ([]byte, error) { return nil, errNoAttr }
-func lockFile(*os.File, bool) error             { return nil }
+func lockFile(*os.File, bool) error            { return nil }

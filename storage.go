@@ -69,6 +69,12 @@ type PutOptions struct {
 	ContentDisposition string
 	CacheControl       string
 	Metadata           map[string]string // names are stored lower-case
+
+	// Private keeps the object from being served by its plain URL. Local's
+	// Handler then serves it only through a SignedURL; S3 sends the "private"
+	// canned ACL instead of S3Config.ACL (a bucket policy may still make the
+	// object public).
+	Private bool
 }
 
 // ListOptions controls List. A nil *ListOptions lists every key under the prefix.
@@ -78,6 +84,10 @@ type ListOptions struct{ Delimiter string }
 type SignOptions struct {
 	Method  string        // http.MethodGet (default) or http.MethodPut
 	Expires time.Duration // 0 = 15 minutes; more than 7 days is an error
+
+	// ContentType, for a PUT, is signed into the URL: the upload must then
+	// send exactly this Content-Type header, and the object gets it.
+	ContentType string
 }
 
 // Reader streams an object's bytes; Info describes the whole object, even when
