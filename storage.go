@@ -287,7 +287,7 @@ func checkPutOptions(opts *PutOptions) error {
 	size := 0
 	for k, v := range opts.Metadata {
 		if !isToken(k) {
-			return fmt.Errorf("%w: metadata name %q must be letters, digits or -_.", fs.ErrInvalid, k)
+			return fmt.Errorf("%w: metadata name %q: only letters, digits and the characters -_. are allowed", fs.ErrInvalid, k)
 		}
 		if !isHeaderValue(v) {
 			return fmt.Errorf("%w: metadata %q: value must be printable ASCII (escape it, e.g. with url.QueryEscape)", fs.ErrInvalid, k)

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/orga-server/storage"
+)
+
+func runCheck(ctx context.Context, a *app, args []string) error {
+	flags := a.newFlags("check", `
+Check reports which storage the environment selects and why (the variables
+it read, secrets never shown), then checks it step by step, printing one
+PASS, FAIL, SKIP or INFO line per step and, for each failure, how to fix it.
+
+For S3: the credentials, the bucket, its region, s3:ListBucket,
+s3:GetBucketLocation, and a put, get and delete of a probe object under a
+unique key (removed afterwards). Then, for information only, whether the
+object's public URL is readable anonymously (if not, it prints the bucket
+policy that would make PREFIX public) and whether the bucket accepts ACLs.
+
+For the local disk: the directory, its filesystem, and a put, get and delete
+of a probe object.
+
+The exit status is 0 only when every required step passes; INFO lines never
+fail the check.`)
+	publicPrefix := flags.String("public-prefix", "", "S3: the `prefix` to probe and to make public in the suggested bucket policy (default: the whole bucket)")
+	timeout := flags.Duration("timeout", time.Minute, "give up after this `duration`")
+	if _, err := parseN(flags, args, 0, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *publicPrefix != "" {
+		// The probe key starts with the prefix, so it must be a valid one.
+		if err := storage.ValidateKey(*publicPrefix + "x"); err != nil {
+			return usagef("--public-prefix %q: %v", *publicPrefix, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	r := &report{w: a.stdout}
+	st, err := describeBackend(r)
+	switch st := st.(type) {
+	case *storage.Local:
+		checkLocal(ctx, r, st)
+	case *storage.S3:
+		checkS3(ctx, r, st, *publicPrefix)
+	default:
+		if err == nil {
+			err = fmt.Errorf("unknown backend %T", st)
+		}
+		detail, fix := configProblem(err)
+		r.fail("configuration", detail, fix)
+	}
+
+	fmt.Fprintln(r.w)
+	if r.failed == 0 {
+		fmt.Fprintln(r.w, "All required checks passed.")
+		return nil
+	}
+	fmt.Fprintf(r.w, "%d required check%s failed.\n", r.failed, plural(r.failed))
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("gave up after %v (--timeout): %w", *timeout, err)
+	}
+	return fmt.Errorf("%d required check%s failed; see the FAIL lines above", r.failed, plural(r.failed))
+}
+
+// describeBackend prints which backend the environment selects and why, then
+// the variables FromEnv read, and returns what FromEnv returned.
+func describeBackend(r *report) (storage.Storage, error) {
+	vars := storage.Env()
+	var set, unset []string
+	for _, v := range vars {
+		switch v.Name {
+		case "BUCKET_NAME", "AWS_KEY", "AWS_SECRET": // these select S3
+		default:
+			continue
+		}
+		if v.Value != "" {
+			set = append(set, v.Name)
+		} else {
+			unset = append(unset, v.Name)
+		}
+	}
+	switch len(set) {
+	case 0:
+		fmt.Fprintf(r.w, "Backend: local disk, because none of %s is set.\n", strings.Join(unset, ", "))
+	case 3:
+		fmt.Fprintf(r.w, "Backend: S3, because %s are all set.\n", strings.Join(set, ", "))
+	default:
+		fmt.Fprintf(r.w, "Backend: none: S3 is half configured (%s set, %s not).\n",
+			strings.Join(set, ", "), strings.Join(unset, ", "))
+	}
+	fmt.Fprintln(r.w, "Variables read:")
+	for _, v := range vars {
+		value := v.Value
+		if value == "" {
+			value = "(unset)"
+		}
+		fmt.Fprintf(r.w, "  %-20s %s\n", v.Name, value)
+	}
+	fmt.Fprintln(r.w)
+	return storage.FromEnv()
+}
+
+// configProblem splits an error of FromEnv into what is wrong and its fix.
+func configProblem(err error) (detail, fix string) {
+	msg := message(err)
+	switch {
+	case strings.Contains(msg, "half configured"):
+		// The message ends with the fix; it is printed as such.
+		detail, _, _ = strings.Cut(msg, "; set all three")
+		return detail, "set all three of BUCKET_NAME, AWS_KEY and AWS_SECRET to use S3, or unset all three to use the local disk"
+	case strings.Contains(msg, "extended attributes"):
+		return msg, "set STORAGE_DIR to a directory on a filesystem with user extended attributes (ext4, XFS, Btrfs, ZFS, tmpfs on Linux 6.6 or later)"
+	case strings.Contains(msg, "local directory"):
+		return msg, "set STORAGE_DIR to a directory this user can create and write"
+	case strings.Contains(msg, "S3 configuration"):
+		return msg, "correct the variable the message names (see the variables read, above)"
+	}
+	return msg, ""
+}
+
+// report prints the outcome of the steps of a check and counts failures.
+type report struct {
+	w      io.Writer
+	failed int
+}
+
+func (r *report) line(status, step, detail string) {
+	fmt.Fprintf(r.w, "%-4s  %s: %s\n", status, step, detail)
+}
+
+// pass reports a required step that succeeded.
+func (r *report) pass(step, detail string) { r.line("PASS", step, detail) }
+
+// fail reports a required step that failed, and how to fix it.
+func (r *report) fail(step, detail, fix string) {
+	r.failed++
+	r.line("FAIL", step, detail)
+	if fix != "" {
+		fmt.Fprintf(r.w, "      fix: %s\n", fix)
+	}
+}
+
+// skip reports a step that could not run because an earlier one failed.
+func (r *report) skip(step, why string) { r.line("SKIP", step, why) }
+
+// info reports an informational finding, which never fails the check.
+func (r *report) info(step, detail string) { r.line("INFO", step, detail) }
+
+// more prints further lines belonging to the previous step, indented.
+func (r *report) more(text string) {
+	for line := range strings.Lines(text) {
+		fmt.Fprintf(r.w, "      %s", line)
+	}
+	if !strings.HasSuffix(text, "\n") {
+		fmt.Fprintln(r.w)
+	}
+}
+
+// probeKey returns a key no one else uses, under prefix.
+func probeKey(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + "orga-storage-check/" + time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b) + ".txt"
+}
+
+// probe is one put, get and delete of a probe object, the steps that every
+// backend must pass. fix returns what to do about err from the given step.
+type probe struct {
+	st   storage.Storage
+	key  string
+	body []byte
+	fix  func(step string, err error) string
+}
+
+// cleanup removes the probe object whatever happened, even after Ctrl-C.
+func (p *probe) cleanup(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	p.st.Delete(ctx, p.key)
+}
+
+// put stores the probe object and reports whether it worked.
+func (p *probe) put(ctx context.Context, r *report, step string) bool {
+	_, err := p.st.Put(ctx, p.key, bytes.NewReader(p.body), &storage.PutOptions{ContentType: "text/plain; charset=utf-8"})
+	if err != nil {
+		r.fail(step, message(err), p.fix(step, err))
+		return false
+	}
+	r.pass(step, fmt.Sprintf("stored the probe object %q", p.key))
+	return true
+}
+
+// get reads the probe object back and compares it with what was stored.
+func (p *probe) get(ctx context.Context, r *report, step string) {
+	rd, err := p.st.Get(ctx, p.key)
+	if err != nil {
+		r.fail(step, message(err), p.fix(step, err))
+		return
+	}
+	defer rd.Close()
+	got, err := io.ReadAll(rd)
+	switch {
+	case err != nil:
+		r.fail(step, message(err), p.fix(step, err))
+	case !bytes.Equal(got, p.body):
+		r.fail(step, fmt.Sprintf("read back %d bytes that differ from the %d stored", len(got), len(p.body)),
+			"the storage returns other data than it was given; check for a proxy or gateway that rewrites bodies")
+	default:
+		r.pass(step, "read the probe object back intact")
+	}
+}
+
+// delete removes the probe object and makes sure it is gone.
+func (p *probe) delete(ctx context.Context, r *report, step string) {
+	if err := p.st.Delete(ctx, p.key); err != nil {
+		r.fail(step, message(err), p.fix(step, err))
+		return
+	}
+	exists, err := storage.Exists(ctx, p.st, p.key)
+	switch {
+	case err != nil:
+		r.fail(step, "deleted, but could not verify: "+message(err), p.fix(step, err))
+	case exists:
+		r.fail(step, "the probe object is still there after Delete", "")
+	default:
+		r.pass(step, "removed the probe object")
+	}
+}
+
+func checkLocal(ctx context.Context, r *report, l *storage.Local) {
+	var dirVar, urlVar, signingSet string
+	for _, v := range storage.Env() {
+		switch v.Name {
+		case "STORAGE_DIR":
+			dirVar = v.Value
+		case "STORAGE_URL":
+			urlVar = v.Value
+		case "STORAGE_SIGNING_KEY":
+			signingSet = v.Value
+		}
+	}
+	// The default of FromEnv; the library has no accessor for the directory.
+	dir := cmp.Or(dirVar, "static/media")
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	r.pass("directory", dir+" exists (keeps extended attributes, which hold content types and metadata)")
+	if fsType, err := filesystemType(dir); err != nil {
+		r.info("filesystem", "unknown: "+err.Error())
+	} else {
+		r.pass("filesystem", dir+" is on "+fsType)
+	}
+
+	p := &probe{
+		st:   l,
+		key:  probeKey(""),
+		body: []byte("orga-storage check probe " + time.Now().UTC().Format(time.RFC3339Nano) + "\n"),
+		fix: func(step string, err error) string {
+			return "make " + dir + " and the folders in it writable by this user (chown or chmod), or set STORAGE_DIR to a writable directory"
+		},
+	}
+	defer p.cleanup(ctx)
+	if p.put(ctx, r, "write (put)") {
+		p.get(ctx, r, "read (get)")
+		p.delete(ctx, r, "delete")
+	} else {
+		r.skip("read (get)", "needs the put")
+		r.skip("delete", "needs the put")
+	}
+
+	u, _ := l.URL("KEY")
+	r.info("URLs", fmt.Sprintf("objects get URLs like %s (STORAGE_URL %s); the application must serve the directory there, e.g. with (*storage.Local).Handler or `orga-storage serve`",
+		u, cmp.Or(urlVar, "unset: default /static/media/")))
+	if signingSet != "" {
+		r.info("signed URLs", "enabled: STORAGE_SIGNING_KEY is set")
+	} else {
+		r.info("signed URLs", "disabled: set STORAGE_SIGNING_KEY to 32 or more random bytes (e.g. `openssl rand -hex 32`) to use `sign` and private objects")
+	}
+}
+
+// isDenied reports an access-denied error.
+func isDenied(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || storage.S3ErrorCode(err) == "AccessDenied"
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/orga-server/storage"
+)
+
+// checkS3 checks an S3 backend in the order an operator sets it up (see the
+// S3 setup guide: bucket, IAM user, policy, three variables). The policy it
+// expects grants s3:ListBucket and s3:GetBucketLocation on the bucket and
+// every action on bucket/*; the fixes it prints refer to that policy.
+func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string) {
+	cfg := s.Config()
+	bucketARN := "arn:aws:s3:::" + cfg.Bucket
+	where := "AWS"
+	if cfg.Endpoint != "" {
+		where = "the server " + cfg.Endpoint
+	}
+	rest := []string{"bucket", "region", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
+	skipRest := func(from, why string) {
+		for i, step := range rest {
+			if step == from {
+				for _, step := range rest[i:] {
+					r.skip(step, why)
+				}
+				return
+			}
+		}
+	}
+
+	if err := s.CheckCredentials(ctx); err != nil {
+		detail, fix := credentialsProblem(err, cfg, where)
+		r.fail("credentials", detail, fix)
+		skipRest("bucket", "needs valid credentials")
+		return
+	}
+	r.pass("credentials", fmt.Sprintf("%s accepts access key %s and its secret", where, cfg.AccessKey))
+
+	// GetBucketLocation answers for any region; ListObjects needs the right
+	// one, configured or detected.
+	region, locErr := s.BucketRegion(ctx)
+	var listErr error
+	regionKnown := locErr == nil || cfg.Region != ""
+	if regionKnown {
+		for _, err := range s.List(ctx, "", &storage.ListOptions{Delimiter: "/"}) {
+			listErr = err
+			break // one entry, or none, is enough
+		}
+	}
+
+	switch {
+	case storage.S3ErrorCode(locErr) == "NoSuchBucket" || storage.S3ErrorCode(listErr) == "NoSuchBucket":
+		fix := fmt.Sprintf("create the bucket %q, or set BUCKET_NAME to the exact name of an existing bucket", cfg.Bucket)
+		if cfg.Endpoint != "" {
+			fix += " on " + cfg.Endpoint
+		}
+		r.fail("bucket", fmt.Sprintf("bucket %q does not exist at %s", cfg.Bucket, where), fix)
+		skipRest("region", "needs the bucket")
+		return
+	case locErr == nil || (regionKnown && listErr == nil):
+		r.pass("bucket", fmt.Sprintf("bucket %q exists at %s", cfg.Bucket, where))
+	case isDenied(locErr) && (!regionKnown || isDenied(listErr)):
+		r.fail("bucket", fmt.Sprintf("the user may neither list bucket %q nor read its location", cfg.Bucket),
+			fmt.Sprintf("check that BUCKET_NAME is the bucket the user's policy names, and attach the policy of the S3 setup to the user: s3:ListBucket and s3:GetBucketLocation on %s, \"Action\": \"*\" on %s/*", bucketARN, bucketARN))
+		skipRest("region", "needs access to the bucket")
+		return
+	default:
+		err := locErr
+		if regionKnown && listErr != nil && !isDenied(listErr) {
+			err = listErr
+		}
+		r.fail("bucket", message(err), fmt.Sprintf("check that %s is reachable from here (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset both for AWS)", where))
+		skipRest("region", "needs the bucket")
+		return
+	}
+
+	regionOK := true
+	switch {
+	case locErr == nil && cfg.Region != "" && cfg.Region != region:
+		regionOK = false
+		r.fail("region", fmt.Sprintf("AWS_REGION says %s but the bucket is in %s", cfg.Region, region),
+			fmt.Sprintf("set AWS_REGION=%s, or unset AWS_REGION and AWS_DEFAULT_REGION to detect it", region))
+	case locErr == nil && cfg.Region != "":
+		r.pass("region", region+" (from AWS_REGION; matches the bucket's location)")
+	case locErr == nil:
+		r.pass("region", region+" (detected with GetBucketLocation)")
+	case listErr == nil:
+		r.pass("region", cfg.Region+" (from AWS_REGION; the bucket answers requests signed for it)")
+	case isWrongRegion(listErr):
+		regionOK = false
+		r.fail("region", message(listErr),
+			"set AWS_REGION to the bucket's region, or unset it and grant s3:GetBucketLocation on "+bucketARN+" to detect it")
+	case cfg.Region != "":
+		r.skip("region", "cannot verify AWS_REGION="+cfg.Region+": neither GetBucketLocation nor ListBucket is allowed")
+	default:
+		regionOK = false
+		r.fail("region", "unknown: AWS_REGION is unset and GetBucketLocation is denied",
+			"add s3:GetBucketLocation on "+bucketARN+" to the user's policy, or set AWS_REGION to the bucket's region")
+	}
+
+	switch {
+	case !regionKnown:
+		r.skip("s3:ListBucket", "needs the region")
+	case listErr == nil:
+		r.pass("s3:ListBucket", "allowed on "+bucketARN)
+	case isDenied(listErr):
+		r.fail("s3:ListBucket", message(listErr), "add s3:ListBucket on "+bucketARN+" to the user's policy")
+	case isWrongRegion(listErr):
+		r.skip("s3:ListBucket", "needs the right region")
+	default:
+		r.fail("s3:ListBucket", message(listErr), "")
+	}
+
+	switch {
+	case locErr == nil:
+		r.pass("s3:GetBucketLocation", "allowed on "+bucketARN)
+	case cfg.Region != "":
+		r.info("s3:GetBucketLocation", message(locErr)+" (informational: not needed while AWS_REGION is set; the S3 setup grants it: add s3:GetBucketLocation on "+bucketARN+" to the user's policy)")
+	case isDenied(locErr):
+		r.fail("s3:GetBucketLocation", message(locErr),
+			"add s3:GetBucketLocation on "+bucketARN+" to the user's policy (or set AWS_REGION to the bucket's region)")
+	default:
+		r.fail("s3:GetBucketLocation", message(locErr), "")
+	}
+
+	if !regionOK || !regionKnown {
+		skipRest("s3:PutObject", "needs the region")
+		r.skip("public URL", "needs the probe object")
+		r.skip("ACLs", "needs the region")
+		return
+	}
+
+	p := &probe{
+		st:   s,
+		key:  probeKey(publicPrefix),
+		body: []byte("orga-storage check probe " + time.Now().UTC().Format(time.RFC3339Nano) + "\n"),
+		fix: func(action string, err error) string {
+			switch {
+			case storage.S3ErrorCode(err) == "AccessControlListNotSupported":
+				return "unset STORAGE_ACL: the bucket rejects ACLs (its Object Ownership is \"Bucket owner enforced\"); make objects public with a bucket policy instead (see the public URL step)"
+			case isDenied(err):
+				return fmt.Sprintf("add %s on %s/* to the user's policy (the S3 setup allows every action, \"Action\": \"*\", on %s/*)", action, bucketARN, bucketARN)
+			}
+			return ""
+		},
+	}
+	defer p.cleanup(ctx)
+	if !p.put(ctx, r, "s3:PutObject") {
+		skipRest("s3:GetObject", "needs the put")
+		r.skip("public URL", "needs the probe object")
+		r.skip("ACLs", "needs s3:PutObject")
+		return
+	}
+	p.get(ctx, r, "s3:GetObject")
+	public := publicURL(ctx, s, p.key, p.body)
+	p.delete(ctx, r, "s3:DeleteObject")
+
+	if public.err != nil {
+		r.info("public URL", "could not fetch it (informational): "+public.err.Error())
+	} else if public.readable {
+		r.info("public URL", public.url+" is readable anonymously (informational)")
+	} else {
+		r.info("public URL", fmt.Sprintf("%s is not readable anonymously: %s (informational: public URLs are needed only where the application links objects directly; signed URLs work regardless)", public.url, public.status))
+		what := "every object in the bucket public (--public-prefix PREFIX: only those under PREFIX)"
+		if publicPrefix != "" {
+			what = fmt.Sprintf("the objects under %q public", publicPrefix)
+		}
+		r.more("To make " + what + ", add this bucket policy (S3 console: the bucket, Permissions, Bucket policy; on AWS first turn off \"Block public access\" for the bucket):")
+		r.more(publicPolicy(cfg.Bucket, publicPrefix))
+	}
+
+	checkACL(ctx, r, s, cfg, publicPrefix)
+}
+
+// credentialsProblem explains why the server refused the credentials.
+func credentialsProblem(err error, cfg storage.S3Config, where string) (detail, fix string) {
+	switch storage.S3ErrorCode(err) {
+	case "InvalidAccessKeyId":
+		return fmt.Sprintf("%s does not know the access key %s", where, cfg.AccessKey),
+			"set AWS_KEY to the access key ID of the IAM user (IAM console: Users, the user, Security credentials)"
+	case "SignatureDoesNotMatch":
+		return fmt.Sprintf("the secret key does not belong to access key %s", cfg.AccessKey),
+			"set AWS_SECRET to the secret access key shown when access key " + cfg.AccessKey + " was created; if it is lost, create a new access key for the user and set AWS_KEY and AWS_SECRET to it"
+	case "RequestTimeTooSkewed":
+		return message(err), "set this machine's clock right, e.g. with NTP (timedatectl set-ntp true)"
+	case "":
+		return fmt.Sprintf("cannot reach %s: %s", where, message(err)),
+			"check the endpoint (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset both for AWS) and the network"
+	}
+	return message(err), ""
+}
+
+// isWrongRegion reports an error caused by signing for another region than
+// the bucket's.
+func isWrongRegion(err error) bool {
+	switch storage.S3ErrorCode(err) {
+	case "AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException":
+		return true
+	}
+	return err != nil && strings.Contains(err.Error(), "wrong region")
+}
+
+// publicResult is the outcome of fetching an object's URL anonymously.
+type publicResult struct {
+	url      string
+	readable bool
+	status   string
+	err      error
+}
+
+// publicURL fetches the URL of key without credentials, as a browser would.
+func publicURL(ctx context.Context, s storage.Storage, key string, body []byte) publicResult {
+	u, err := s.URL(key)
+	if err != nil {
+		return publicResult{err: err}
+	}
+	res := publicResult{url: u}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(io.LimitReader(resp.Body, int64(len(body))+1))
+	res.status = "HTTP " + resp.Status
+	res.readable = err == nil && resp.StatusCode == http.StatusOK && bytes.Equal(got, body)
+	return res
+}
+
+// publicPolicy returns the bucket policy that lets anyone read the objects
+// under prefix, in the layout of the S3 setup guide.
+func publicPolicy(bucket, prefix string) string {
+	return fmt.Sprintf(`{
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "PublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::%s/%s*"
+        }
+    ]
+}`, bucket, prefix)
+}
+
+// checkACL tells whether the bucket accepts object ACLs, by putting a second
+// probe object with the "public-read" canned ACL. New AWS buckets reject
+// ACLs; the library then needs STORAGE_ACL unset.
+func checkACL(ctx context.Context, r *report, s *storage.S3, cfg storage.S3Config, prefix string) {
+	cfg.ACL = "public-read"
+	withACL, err := storage.NewS3(ctx, cfg)
+	if err != nil {
+		r.info("ACLs", "could not tell (informational): "+message(err))
+		return
+	}
+	p := &probe{st: s, key: probeKey(prefix)}
+	defer p.cleanup(ctx)
+	_, err = withACL.Put(ctx, p.key, strings.NewReader("orga-storage check ACL probe\n"), nil)
+	switch {
+	case err == nil:
+		r.info("ACLs", "the bucket accepts object ACLs (informational): a put with the public-read canned ACL succeeded, so STORAGE_ACL may be set")
+	case storage.S3ErrorCode(err) == "AccessControlListNotSupported":
+		r.info("ACLs", "the bucket rejects ACLs (informational): its Object Ownership is \"Bucket owner enforced\", the default for new buckets; leave STORAGE_ACL unset and make objects public with a bucket policy")
+	default:
+		r.info("ACLs", "could not tell (informational): "+message(err))
+	}
+}

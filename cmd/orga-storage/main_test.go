@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// binary is the orga-storage command built once by TestMain: the tests run
+// it as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "orga-storage-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "orga-storage")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building orga-storage:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is what a run of the command left behind.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// cleanEnv returns the environment without any variable that FromEnv reads
+// (nor the tests' own), with extra added.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == "BUCKET_NAME" || strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "STORAGE_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// localEnv returns an environment selecting the local backend in a fresh
+// directory, with extra added.
+func localEnv(t *testing.T, extra ...string) []string {
+	return cleanEnv(append([]string{"STORAGE_DIR=" + filepath.Join(t.TempDir(), "media")}, extra...)...)
+}
+
+// run runs orga-storage with args in env, in a scratch working directory,
+// feeding it stdin.
+func run(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
+	return runIn(t, t.TempDir(), env, stdin, args...)
+}
+
+func runIn(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "running %v", args)
+		code = exit.ExitCode()
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// ok runs orga-storage and requires it to succeed quietly, returning stdout.
+func ok(t *testing.T, env []string, stdin string, args ...string) string {
+	t.Helper()
+	r := run(t, env, stdin, args...)
+	require.Equal(t, 0, r.code, "orga-storage %s: %s", strings.Join(args, " "), r.stderr)
+	require.Empty(t, r.stderr, "orga-storage %s", strings.Join(args, " "))
+	return r.stdout
+}
+
+// failsWith runs orga-storage, requires exit status code and exactly one
+// line on stderr, and returns that line.
+func failsWith(t *testing.T, code int, env []string, args ...string) string {
+	t.Helper()
+	r := run(t, env, "", args...)
+	require.Equal(t, code, r.code, "orga-storage %s: stdout %q, stderr %q", strings.Join(args, " "), r.stdout, r.stderr)
+	require.True(t, strings.HasPrefix(r.stderr, "orga-storage"), "stderr: %q", r.stderr)
+	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line on stderr: %q", r.stderr)
+	return strings.TrimSuffix(r.stderr, "\n")
+}
+
+func TestLocalSession(t *testing.T) {
+	env := localEnv(t)
+	dir := t.TempDir()
+	readme := filepath.Join(dir, "README.md")
+	require.NoError(t, os.WriteFile(readme, []byte("# Hello\n"), 0o644))
+
+	// The README's main job.
+	assert.Equal(t, "/static/media/docs/readme.md\n", ok(t, env, "", "put", readme, "docs/readme.md"))
+	// From stdin, flags after the arguments too.
+	assert.Equal(t, "/static/media/docs/notes/a%20b%2B.txt\n",
+		ok(t, env, "note\n", "put", "-", "docs/notes/a b+.txt", "--meta", "Author=alice", "--meta", "team=x",
+			"--cache-control", "max-age=60", "--disposition", "inline"))
+	ok(t, env, "{}", "put", "--content-type", "application/json", "-", "top.bin")
+
+	lines := strings.Split(strings.TrimSuffix(ok(t, env, "", "ls"), "\n"), "\n")
+	require.Len(t, lines, 2)
+	assert.Regexp(t, `^\s+-\s+docs/$`, lines[0])
+	assert.Regexp(t, `^\s+2 B  \d{4}-\d\d-\d\d \d\d:\d\d  top\.bin$`, lines[1])
+
+	lines = strings.Split(strings.TrimSuffix(ok(t, env, "", "ls", "docs/"), "\n"), "\n")
+	require.Len(t, lines, 2)
+	assert.Regexp(t, `^\s+-\s+docs/notes/$`, lines[0])
+	assert.Regexp(t, `^\s+8 B  .*  docs/readme\.md$`, lines[1])
+
+	lines = strings.Split(strings.TrimSuffix(ok(t, env, "", "ls", "-r", "docs/"), "\n"), "\n")
+	require.Len(t, lines, 2)
+	assert.Regexp(t, `docs/notes/a b\+\.txt$`, lines[0])
+	assert.Regexp(t, `docs/readme\.md$`, lines[1])
+
+	// --json: one object per line.
+	var entries []map[string]any
+	for line := range strings.Lines(ok(t, env, "", "ls", "-r", "--json")) {
+		var e map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+		entries = append(entries, e)
+	}
+	require.Len(t, entries, 3)
+	assert.Equal(t, "docs/notes/a b+.txt", entries[0]["key"])
+	assert.Equal(t, 5.0, entries[0]["size"])
+	assert.Equal(t, "top.bin", entries[2]["key"])
+	assert.Equal(t, "application/json", entries[2]["content_type"])
+	assert.Contains(t, entries[2], "mod_time")
+	assert.NotContains(t, entries[2], "is_dir")
+	dirs := ok(t, env, "", "ls", "--json")
+	assert.Contains(t, dirs, `{"key":"docs/","size":0,"is_dir":true}`)
+
+	assert.Equal(t, "/static/media/docs/readme.md\n", ok(t, env, "", "url", "docs/readme.md"))
+
+	// get to stdout, to a file, into a directory.
+	assert.Equal(t, "# Hello\n", ok(t, env, "", "get", "docs/readme.md"))
+	assert.Equal(t, "note\n", ok(t, env, "", "get", "docs/notes/a b+.txt", "-"))
+	out := filepath.Join(dir, "out.md")
+	require.NoError(t, os.WriteFile(out, []byte("old"), 0o644))
+	assert.Empty(t, ok(t, env, "", "get", "docs/readme.md", out))
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "# Hello\n", string(got))
+	ok(t, env, "", "get", "docs/readme.md", dir)
+	got, err = os.ReadFile(filepath.Join(dir, "readme.md"))
+	require.NoError(t, err)
+	assert.Equal(t, "# Hello\n", string(got))
+	leftovers, err := filepath.Glob(filepath.Join(dir, ".*part"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers, "no temporary files left")
+
+	stat := ok(t, env, "", "stat", "docs/notes/a b+.txt")
+	for _, want := range []string{
+		`(?m)^Key:\s+docs/notes/a b\+\.txt$`,
+		`(?m)^Size:\s+5 bytes \(5 B\)$`,
+		`(?m)^ContentType:\s+text/plain; charset=utf-8$`,
+		`(?m)^ContentDisposition:\s+inline$`,
+		`(?m)^CacheControl:\s+max-age=60$`,
+		`(?m)^ETag:\s+"[0-9a-f]+"$`,
+		`(?m)^ModTime:\s+\d{4}-\d\d-\d\dT`,
+		`(?m)^Metadata:\s+author=alice\n\s+team=x$`,
+		`(?m)^URL:\s+/static/media/docs/notes/a%20b%2B\.txt$`,
+	} {
+		assert.Regexp(t, want, stat)
+	}
+	var info map[string]any
+	require.NoError(t, json.Unmarshal([]byte(ok(t, env, "", "stat", "--json", "docs/readme.md")), &info))
+	assert.Equal(t, "docs/readme.md", info["key"])
+	assert.Equal(t, 8.0, info["size"])
+	assert.Equal(t, "/static/media/docs/readme.md", info["url"])
+
+	assert.Equal(t, "/static/media/copy.md\n", ok(t, env, "", "cp", "docs/readme.md", "copy.md"))
+	assert.Equal(t, "# Hello\n", ok(t, env, "", "get", "copy.md"))
+
+	assert.Empty(t, ok(t, env, "", "rm", "copy.md", "top.bin", "never-was.txt"))
+	assert.Equal(t, "removed 2 objects\n", ok(t, env, "", "rm", "-r", "docs/"))
+	assert.Empty(t, ok(t, env, "", "ls", "-r"))
+}
+
+func TestMainJobInFreshClone(t *testing.T) {
+	// No configuration at all: the default directory static/media under the
+	// working directory.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "README.md"), []byte("# Readme\n"), 0o644))
+	r := runIn(t, dir, cleanEnv(), "", "put", "README.md", "docs/readme.md")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "/static/media/docs/readme.md\n", r.stdout)
+	got, err := os.ReadFile(filepath.Join(dir, "static/media/docs/readme.md"))
+	require.NoError(t, err)
+	assert.Equal(t, "# Readme\n", string(got))
+}
+
+func TestLargeTransferIsQuietWithoutTerminal(t *testing.T) {
+	env := localEnv(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), (6<<20)/16)
+	file := filepath.Join(t.TempDir(), "big.bin")
+	require.NoError(t, os.WriteFile(file, data, 0o644))
+	ok(t, env, "", "put", file, "big.bin") // ok requires an empty stderr
+	ok(t, env, string(data), "put", "-", "big-from-stdin.bin")
+	out := filepath.Join(t.TempDir(), "out.bin")
+	ok(t, env, "", "get", "big-from-stdin.bin", out)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(data, got))
+}
+
+func TestSign(t *testing.T) {
+	env := localEnv(t, "STORAGE_SIGNING_KEY=0123456789abcdef0123456789abcdef")
+	ok(t, env, "x", "put", "-", "a.txt")
+	get := ok(t, env, "", "sign", "a.txt")
+	assert.Regexp(t, `^/static/media/a\.txt\?X-Expires=\d+&X-Signature=[\w-]+\n$`, get)
+	put := ok(t, env, "", "sign", "a.txt", "--put", "--expires", "2h", "--content-type", "text/plain")
+	assert.NotEqual(t, get, put)
+	assert.Regexp(t, `^/static/media/a\.txt\?`, put)
+	ok(t, env, "", "sign", "--expires", "7d", "a.txt")
+
+	line := failsWith(t, 1, env, "sign", "--expires", "8d", "a.txt")
+	assert.Contains(t, line, "7 days")
+	line = failsWith(t, 1, localEnv(t), "sign", "a.txt")
+	assert.Contains(t, line, "STORAGE_SIGNING_KEY")
+	line = failsWith(t, 1, localEnv(t, "STORAGE_SIGNING_KEY=short"), "sign", "a.txt")
+	assert.Contains(t, line, "STORAGE_SIGNING_KEY is 5 bytes long")
+	failsWith(t, 2, env, "sign", "--expires", "soon", "a.txt")
+	failsWith(t, 2, env, "sign", "--content-type", "text/plain", "a.txt")
+}
+
+func TestCheckLocal(t *testing.T) {
+	env := localEnv(t, "STORAGE_SIGNING_KEY=0123456789abcdef0123456789abcdef")
+	r := run(t, env, "", "check")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Empty(t, r.stderr)
+	out := r.stdout
+	assert.Contains(t, out, "Backend: local disk, because none of BUCKET_NAME, AWS_KEY, AWS_SECRET is set.")
+	assert.Regexp(t, `(?m)^  STORAGE_DIR +/.*/media$`, out)
+	assert.Regexp(t, `(?m)^  STORAGE_SIGNING_KEY +\[redacted\]$`, out)
+	assert.NotContains(t, out, "0123456789abcdef", "a secret must never be printed")
+	assert.Regexp(t, `(?m)^PASS  directory: /.*/media`, out)
+	assert.Regexp(t, `(?m)^PASS  filesystem: .* is on [a-z0-9]+`, out)
+	for _, step := range []string{"write (put)", "read (get)", "delete"} {
+		assert.Regexp(t, `(?m)^PASS  `+regexp.QuoteMeta(step)+`: `, out)
+	}
+	assert.Contains(t, out, "INFO  signed URLs: enabled")
+	assert.NotContains(t, out, "FAIL")
+	assert.Contains(t, out, "All required checks passed.")
+	assert.Empty(t, ok(t, env, "", "ls", "-r"), "the probe object is removed")
+
+	t.Run("not writable", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root writes to read-only directories")
+		}
+		dir := filepath.Join(t.TempDir(), "media")
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		env := cleanEnv("STORAGE_DIR=" + dir)
+		require.NoError(t, os.Chmod(dir, 0o555))
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		r := run(t, env, "", "check")
+		assert.Equal(t, 1, r.code, r.stdout)
+		assert.Contains(t, r.stdout, "FAIL")
+		assert.Contains(t, r.stdout, "fix: ")
+	})
+}
+
+func TestHalfConfigured(t *testing.T) {
+	env := cleanEnv("BUCKET_NAME=uploads", "AWS_SECRET=do-not-print-me", "STORAGE_DIR="+t.TempDir())
+	line := failsWith(t, 1, env, "ls")
+	assert.Equal(t, "orga-storage ls: S3 is half configured: BUCKET_NAME and AWS_SECRET are set but AWS_KEY is not; "+
+		"set all three of BUCKET_NAME, AWS_KEY and AWS_SECRET to use S3, or none to store files on local disk", line)
+
+	r := run(t, env, "", "check")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stdout, "Backend: none: S3 is half configured (BUCKET_NAME, AWS_SECRET set, AWS_KEY not).")
+	assert.Regexp(t, `(?m)^  AWS_SECRET +\[redacted\]$`, r.stdout)
+	assert.Regexp(t, `(?m)^FAIL  configuration: S3 is half configured: BUCKET_NAME and AWS_SECRET are set but AWS_KEY is not\n      fix: set all three`, r.stdout)
+	assert.NotContains(t, r.stdout+r.stderr, "do-not-print-me")
+	assert.Equal(t, "orga-storage check: 1 required check failed; see the FAIL lines above\n", r.stderr)
+}
+
+func TestErrors(t *testing.T) {
+	env := localEnv(t)
+	for _, tt := range []struct {
+		args []string
+		code int
+		line string
+	}{
+		{[]string{"get", "missing.txt"}, 1, `orga-storage get: no object "missing.txt"`},
+		{[]string{"stat", "missing.txt"}, 1, `orga-storage stat: no object "missing.txt"`},
+		{[]string{"cp", "missing.txt", "b.txt"}, 1, `orga-storage cp: no object "missing.txt"`},
+		{[]string{"put", "no-such-file", "a.txt"}, 1, `orga-storage put: open no-such-file: no such file or directory`},
+		{[]string{"put", "-", "/a.txt"}, 1, `orga-storage put: key "/a.txt": invalid key: starts with a slash`},
+		{[]string{"url", "a//b"}, 1, `orga-storage url: url "a//b": invalid key: has an empty segment (//)`},
+		{[]string{"rm", "-r", ""}, 1, `orga-storage rm: delete prefix "": invalid key: an empty prefix would delete everything`},
+		{[]string{"serve", "--addr", "256.0.0.1:1"}, 1, ""},
+
+		{[]string{}, 2, "orga-storage: missing command, one of put, get, ls, rm, cp, stat, url, sign, check, serve (see orga-storage --help)"},
+		{[]string{"frobnicate"}, 2, `orga-storage: unknown command "frobnicate" (see orga-storage --help)`},
+		{[]string{"put", "a.txt"}, 2, `orga-storage put: want FILE and KEY, got 1 argument (see orga-storage put --help)`},
+		{[]string{"get"}, 2, `orga-storage get: want KEY and an optional FILE, got 0 arguments (see orga-storage get --help)`},
+		{[]string{"ls", "a", "b"}, 2, ""},
+		{[]string{"ls", "--long"}, 2, `orga-storage ls: flag provided but not defined: -long (see orga-storage ls --help)`},
+		{[]string{"rm"}, 2, ""},
+		{[]string{"rm", "-r", "a/", "b/"}, 2, ""},
+		{[]string{"put", "--meta", "novalue", "-", "a"}, 2, ""},
+		{[]string{"check", "extra"}, 2, ""},
+		{[]string{"serve", "extra"}, 2, ""},
+	} {
+		r := run(t, env, "", tt.args...)
+		assert.Equal(t, tt.code, r.code, "%v: %s", tt.args, r.stderr)
+		assert.Empty(t, r.stdout, "%v", tt.args)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "%v: one line: %q", tt.args, r.stderr)
+		if tt.line != "" {
+			assert.Equal(t, tt.line+"\n", r.stderr, "%v", tt.args)
+		} else {
+			assert.True(t, strings.HasPrefix(r.stderr, "orga-storage "+tt.args[0]+": "), "%v: %q", tt.args, r.stderr)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	env := localEnv(t)
+	top := ok(t, env, "", "--help")
+	assert.Contains(t, top, "usage: orga-storage COMMAND")
+	assert.Equal(t, top, ok(t, env, "", "help"))
+	for _, c := range commands() {
+		for _, flag := range []string{"--help", "-h"} {
+			out := ok(t, env, "", c.name, flag)
+			assert.True(t, strings.HasPrefix(out, "usage: orga-storage "+c.name+" "), "%s %s: %s", c.name, flag, out)
+			assert.Contains(t, top, "  "+c.name+" ")
+		}
+		assert.Equal(t, ok(t, env, "", c.name, "--help"), ok(t, env, "", "help", c.name))
+	}
+	assert.Contains(t, ok(t, env, "", "put", "--help"), "--content-type type")
+	assert.Contains(t, ok(t, env, "", "ls", "--help"), "JSON Lines")
+}
+
+func TestServe(t *testing.T) {
+	env := localEnv(t, "STORAGE_SIGNING_KEY=0123456789abcdef0123456789abcdef", "STORAGE_URL=/files/")
+	ok(t, env, "hello, world\n", "put", "-", "docs/hello.txt")
+	ok(t, env, "secret\n", "put", "-", "docs/private.txt", "--private")
+	signed := strings.TrimSpace(ok(t, env, "", "sign", "docs/private.txt"))
+
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = env
+	cmd.Dir = t.TempDir()
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	require.NoError(t, err)
+	m := regexp.MustCompile(`serving the objects at (http://127\.0\.0\.1:\d+)/files/\n$`).FindStringSubmatch(line)
+	require.NotNil(t, m, line)
+	base := m[1]
+
+	fetch := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	status, body := fetch("/files/docs/hello.txt")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "hello, world\n", body)
+	status, _ = fetch("/files/docs/private.txt")
+	assert.Equal(t, http.StatusNotFound, status, "a private object needs a signature")
+	status, body = fetch(signed)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "secret\n", body)
+	status, _ = fetch("/elsewhere/docs/hello.txt")
+	assert.Equal(t, http.StatusNotFound, status)
+
+	// Ctrl-C stops it cleanly.
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+}
+
+func TestServeNeedsLocal(t *testing.T) {
+	env := cleanEnv("BUCKET_NAME=b", "AWS_KEY=k", "AWS_SECRET=s", "AWS_ENDPOINT_URL=http://127.0.0.1:1")
+	line := failsWith(t, 1, env, "serve")
+	assert.Contains(t, line, "serve needs the local backend")
+}
+
+func TestMeter(t *testing.T) {
+	data := bytes.Repeat([]byte{'x'}, progressMin+1)
+	for _, tt := range []struct {
+		name     string
+		terminal bool
+		size     int64
+		drawn    bool
+	}{
+		{"no terminal", false, int64(len(data)), false},
+		{"small", true, 1 << 20, false},
+		{"large", true, int64(len(data)), true},
+		{"unknown size", true, -1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			a := &app{stderr: &stderr, progress: tt.terminal}
+			src := bytes.NewReader(data)
+			body, done := a.meter(src, tt.size, "put big.bin")
+			n, err := io.Copy(io.Discard, body)
+			done(err)
+			require.NoError(t, err)
+			assert.Equal(t, int64(len(data)), n)
+			if tt.drawn {
+				assert.Contains(t, stderr.String(), "put big.bin")
+			} else {
+				assert.Empty(t, stderr.String())
+				assert.Same(t, src, body, "without a bar the reader is passed through")
+			}
+		})
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB",
+		5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB", 1 << 62: "4.0 EiB",
+	} {
+		assert.Equal(t, want, humanSize(n), "%d", n)
+	}
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// minio is a MinIO server started by scripts/minio, with buckets and users
+// of this package's own, so that the library's tests, which empty their
+// buckets, and these never see each other's objects.
+type minio struct {
+	endpoint, rootKey, rootSecret    string
+	regionalEndpoint, regionalRegion string
+
+	bucket       string // private; the users below are restricted to it
+	publicBucket string // readable by anyone
+	// user has exactly the policy of the S3 setup guide; noPut lacks
+	// s3:PutObject.
+	userKey, userSecret   string
+	noPutKey, noPutSecret string
+}
+
+// setupMinIO returns the server that scripts/minio started, with this
+// package's buckets and users created, or skips the test when there is none;
+// under CI=true a missing server fails the test instead, so that CI can never
+// pass without running these tests.
+func setupMinIO(t *testing.T) *minio {
+	t.Helper()
+	get := func(name string) string { return os.Getenv("STORAGE_TEST_S3_" + name) }
+	m := &minio{
+		endpoint:         get("ENDPOINT"),
+		rootKey:          get("ACCESS_KEY"),
+		rootSecret:       get("SECRET_KEY"),
+		regionalEndpoint: get("REGIONAL_ENDPOINT"),
+		regionalRegion:   get("REGIONAL_REGION"),
+	}
+	if m.endpoint == "" || m.rootKey == "" || m.rootSecret == "" || m.regionalEndpoint == "" {
+		const msg = "no MinIO server: run scripts/test, or `scripts/minio start` and source .minio/env, to run the S3 tests"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: the S3 tests must run)")
+		}
+		t.Skip(msg)
+	}
+
+	// scripts/minioadmin does what the mc client would, without mc.
+	admin := filepath.Join(t.TempDir(), "minioadmin")
+	build := exec.Command("go", "build", "-o", admin, ".")
+	build.Dir = filepath.Join("..", "..", "scripts", "minioadmin")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "building scripts/minioadmin: %s", out)
+	run := func(endpoint string, args ...string) {
+		t.Helper()
+		u, err := url.Parse(endpoint)
+		require.NoError(t, err)
+		cmd := exec.Command(admin, args...)
+		cmd.Env = append(os.Environ(), "MINIO_ADMIN_ENDPOINT="+u.Host, "MINIO_ROOT_USER="+m.rootKey, "MINIO_ROOT_PASSWORD="+m.rootSecret)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "minioadmin %v: %s", args, out)
+	}
+
+	id := randomHex(4)
+	m.bucket, m.publicBucket = "orga-cli-"+id, "orga-cli-public-"+id
+	run(m.endpoint, "bucket", m.bucket)
+	run(m.endpoint, "bucket", m.publicBucket)
+	run(m.endpoint, "public-read", m.publicBucket)
+	run(m.regionalEndpoint, "bucket", m.bucket)
+
+	dir := t.TempDir()
+	policies := map[string]string{
+		// The policy of the S3 setup guide, word for word.
+		"cli-iam-" + id: `{
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "s3:ListBucket",
+                "s3:GetBucketLocation"
+            ],
+            "Resource": "arn:aws:s3:::BUCKET"
+        },
+        {
+            "Effect": "Allow",
+            "Action": "*",
+            "Resource": "arn:aws:s3:::BUCKET/*"
+        }
+    ]
+}`,
+		// The same without s3:PutObject.
+		"cli-noput-" + id: `{
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": "arn:aws:s3:::BUCKET"
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:DeleteObject"],
+            "Resource": "arn:aws:s3:::BUCKET/*"
+        }
+    ]
+}`,
+	}
+	for name, doc := range policies {
+		file := filepath.Join(dir, name+".json")
+		require.NoError(t, os.WriteFile(file, []byte(strings.ReplaceAll(doc, "BUCKET", m.bucket)), 0o600))
+		run(m.endpoint, "policy", name, file)
+	}
+	m.userKey, m.userSecret = "cli-user-"+id, randomHex(20)
+	m.noPutKey, m.noPutSecret = "cli-noput-"+id, randomHex(20)
+	run(m.endpoint, "user", m.userKey, m.userSecret, "cli-iam-"+id)
+	run(m.endpoint, "user", m.noPutKey, m.noPutSecret, "cli-noput-"+id)
+	return m
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// env returns an environment selecting S3 on endpoint, as an operator would
+// set it.
+func (m *minio) env(endpoint, bucket, key, secret string, extra ...string) []string {
+	return cleanEnv(append([]string{
+		"BUCKET_NAME=" + bucket, "AWS_KEY=" + key, "AWS_SECRET=" + secret, "AWS_ENDPOINT_URL=" + endpoint,
+	}, extra...)...)
+}
+
+func TestMinIO(t *testing.T) {
+	m := setupMinIO(t)
+	root := m.env(m.endpoint, m.bucket, m.rootKey, m.rootSecret)
+
+	// requireNoProbes makes sure that check removed its probe objects.
+	requireNoProbes := func(t *testing.T, env []string) {
+		t.Helper()
+		assert.NotContains(t, ok(t, env, "", "ls", "-r"), "orga-storage-check")
+	}
+
+	t.Run("check/documented setup", func(t *testing.T) {
+		r := run(t, m.env(m.endpoint, m.bucket, m.userKey, m.userSecret), "", "check")
+		out := r.stdout
+		require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", out, r.stderr)
+		assert.Empty(t, r.stderr)
+		assert.Contains(t, out, "Backend: S3, because BUCKET_NAME, AWS_KEY, AWS_SECRET are all set.")
+		assert.Regexp(t, `(?m)^  AWS_KEY +`+m.userKey+`$`, out)
+		assert.Regexp(t, `(?m)^  AWS_SECRET +\[redacted\]$`, out)
+		assert.Regexp(t, `(?m)^  AWS_ENDPOINT_URL +`+regexp.QuoteMeta(m.endpoint)+`$`, out)
+		assert.NotContains(t, out, m.userSecret, "a secret must never be printed")
+		for _, step := range []string{"credentials", "bucket", "region", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutObject", "s3:GetObject", "s3:DeleteObject"} {
+			assert.Regexp(t, `(?m)^PASS  `+step+`: `, out)
+		}
+		assert.Contains(t, out, "PASS  region: us-east-1 (detected with GetBucketLocation)")
+		assert.Regexp(t, `(?m)^INFO  public URL: `+regexp.QuoteMeta(m.endpoint+"/"+m.bucket+"/orga-storage-check/")+`\S+ is not readable anonymously: HTTP 403`, out)
+		assert.Contains(t, out, `"Resource": "arn:aws:s3:::`+m.bucket+`/*"`)
+		assert.Contains(t, out, `"Principal": "*"`)
+		assert.Regexp(t, `(?m)^INFO  ACLs: `, out)
+		assert.NotContains(t, out, "FAIL")
+		assert.Contains(t, out, "All required checks passed.")
+		requireNoProbes(t, root)
+	})
+
+	t.Run("check/public prefix", func(t *testing.T) {
+		r := run(t, m.env(m.endpoint, m.bucket, m.userKey, m.userSecret), "", "check", "--public-prefix", "events/")
+		require.Equal(t, 0, r.code, r.stdout)
+		assert.Regexp(t, `INFO  public URL: \S+/`+m.bucket+`/events/orga-storage-check/`, r.stdout)
+		assert.Contains(t, r.stdout, `"Resource": "arn:aws:s3:::`+m.bucket+`/events/*"`)
+		requireNoProbes(t, root)
+	})
+
+	t.Run("check/public bucket", func(t *testing.T) {
+		env := m.env(m.endpoint, m.publicBucket, m.rootKey, m.rootSecret)
+		r := run(t, env, "", "check")
+		require.Equal(t, 0, r.code, r.stdout)
+		assert.Regexp(t, `(?m)^INFO  public URL: \S+ is readable anonymously`, r.stdout)
+		assert.NotContains(t, r.stdout, "bucket policy")
+		requireNoProbes(t, env)
+	})
+
+	t.Run("check/without s3:PutObject", func(t *testing.T) {
+		r := run(t, m.env(m.endpoint, m.bucket, m.noPutKey, m.noPutSecret), "", "check")
+		out := r.stdout
+		require.Equal(t, 1, r.code, out)
+		assert.Equal(t, "orga-storage check: 1 required check failed; see the FAIL lines above\n", r.stderr)
+		for _, step := range []string{"credentials", "bucket", "region", "s3:ListBucket", "s3:GetBucketLocation"} {
+			assert.Regexp(t, `(?m)^PASS  `+step+`: `, out)
+		}
+		assert.Regexp(t, `(?m)^FAIL  s3:PutObject: put "orga-storage-check/\S+": access denied.*\n`+
+			`      fix: add s3:PutObject on arn:aws:s3:::`+m.bucket+`/\* to the user's policy`, out)
+		assert.Regexp(t, `(?m)^SKIP  s3:GetObject: `, out)
+		assert.Regexp(t, `(?m)^SKIP  s3:DeleteObject: `, out)
+		requireNoProbes(t, root)
+	})
+
+	t.Run("check/wrong secret", func(t *testing.T) {
+		r := run(t, m.env(m.endpoint, m.bucket, m.userKey, m.userSecret+"x"), "", "check")
+		out := r.stdout
+		require.Equal(t, 1, r.code, out)
+		assert.Contains(t, out, "FAIL  credentials: the secret key does not belong to access key "+m.userKey+"\n"+
+			"      fix: set AWS_SECRET to the secret access key shown when access key "+m.userKey+" was created")
+		assert.Regexp(t, `(?m)^SKIP  bucket: needs valid credentials$`, out)
+		assert.NotContains(t, out, m.userSecret)
+	})
+
+	t.Run("check/unknown access key", func(t *testing.T) {
+		r := run(t, m.env(m.endpoint, m.bucket, "no-such-key", m.userSecret), "", "check")
+		require.Equal(t, 1, r.code, r.stdout)
+		assert.Contains(t, r.stdout, "FAIL  credentials: the server "+m.endpoint+" does not know the access key no-such-key\n      fix: set AWS_KEY to")
+	})
+
+	t.Run("check/missing bucket", func(t *testing.T) {
+		missing := m.bucket + "-missing"
+		r := run(t, m.env(m.endpoint, missing, m.rootKey, m.rootSecret), "", "check")
+		out := r.stdout
+		require.Equal(t, 1, r.code, out)
+		assert.Regexp(t, `(?m)^PASS  credentials: `, out)
+		assert.Contains(t, out, `FAIL  bucket: bucket "`+missing+`" does not exist at the server `+m.endpoint+"\n"+
+			`      fix: create the bucket "`+missing+`", or set BUCKET_NAME to the exact name of an existing bucket on `+m.endpoint)
+		assert.Regexp(t, `(?m)^SKIP  s3:PutObject: `, out)
+	})
+
+	t.Run("check/region detected", func(t *testing.T) {
+		r := run(t, m.env(m.regionalEndpoint, m.bucket, m.rootKey, m.rootSecret), "", "check")
+		require.Equal(t, 0, r.code, r.stdout)
+		assert.Contains(t, r.stdout, "PASS  region: "+m.regionalRegion+" (detected with GetBucketLocation)")
+	})
+
+	t.Run("check/wrong region", func(t *testing.T) {
+		r := run(t, m.env(m.regionalEndpoint, m.bucket, m.rootKey, m.rootSecret, "AWS_REGION=us-west-2"), "", "check")
+		require.Equal(t, 1, r.code, r.stdout)
+		assert.Contains(t, r.stdout, "FAIL  region: AWS_REGION says us-west-2 but the bucket is in "+m.regionalRegion+"\n"+
+			"      fix: set AWS_REGION="+m.regionalRegion)
+	})
+
+	t.Run("commands", func(t *testing.T) {
+		prefix := "cli-" + randomHex(4) + "/"
+		t.Cleanup(func() { run(t, root, "", "rm", "-r", prefix) })
+		base := m.endpoint + "/" + m.bucket + "/" + prefix
+
+		assert.Equal(t, base+"docs/readme.md\n", ok(t, root, "# Hello\n", "put", "-", prefix+"docs/readme.md", "--meta", "author=alice"))
+		assert.Equal(t, base+"a%20b%2B.txt\n", ok(t, root, "plus", "put", "-", prefix+"a b+.txt", "--private"))
+		lines := ok(t, root, "", "ls", prefix)
+		assert.Regexp(t, `(?m)^\s+4 B  .*  `+regexp.QuoteMeta(prefix)+`a b\+\.txt\n\s+-\s+`+regexp.QuoteMeta(prefix)+`docs/\n$`, lines)
+		assert.Equal(t, 2, strings.Count(ok(t, root, "", "ls", "-r", "--json", prefix), "\n"))
+		assert.Equal(t, "# Hello\n", ok(t, root, "", "get", prefix+"docs/readme.md"))
+		stat := ok(t, root, "", "stat", prefix+"docs/readme.md")
+		assert.Regexp(t, `(?m)^ContentType:\s+text/markdown`, stat)
+		assert.Regexp(t, `(?m)^Metadata:\s+author=alice$`, stat)
+		assert.Equal(t, base+"copy.md\n", ok(t, root, "", "cp", prefix+"docs/readme.md", prefix+"copy.md"))
+
+		signed := strings.TrimSpace(ok(t, root, "", "sign", prefix+"copy.md", "--expires", "1m"))
+		resp, err := http.Get(signed)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		assert.Equal(t, "# Hello\n", string(body))
+
+		line := failsWith(t, 1, root, "get", prefix+"missing.txt")
+		assert.Equal(t, `orga-storage get: no object "`+prefix+`missing.txt"`, line)
+
+		// A user without s3:PutObject gets one clear line.
+		line = failsWith(t, 1, m.env(m.endpoint, m.bucket, m.noPutKey, m.noPutSecret), "put", "-", prefix+"x.txt")
+		assert.Contains(t, line, "access denied")
+		assert.Contains(t, line, "s3:PutObject")
+
+		ok(t, root, "", "rm", prefix+"copy.md")
+		assert.Equal(t, "removed 2 objects\n", ok(t, root, "", "rm", "-r", prefix))
+		assert.Empty(t, ok(t, root, "", "ls", "-r", prefix))
+	})
+}
+
+func TestCheckUnreachableS3(t *testing.T) {
+	// Nothing listens on port 1; no MinIO needed.
+	env := cleanEnv("BUCKET_NAME=uploads", "AWS_KEY=AKIAEXAMPLE", "AWS_SECRET=do-not-print-me", "AWS_ENDPOINT_URL=http://127.0.0.1:1")
+	r := run(t, env, "", "check", "--timeout", "20s")
+	require.Equal(t, 1, r.code, r.stdout)
+	assert.Contains(t, r.stdout, "FAIL  credentials: cannot reach the server http://127.0.0.1:1: ")
+	assert.Contains(t, r.stdout, "      fix: check the endpoint (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset both for AWS) and the network")
+	assert.NotContains(t, r.stdout+r.stderr, "do-not-print-me")
+}

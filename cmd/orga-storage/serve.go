@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/orga-server/storage"
+)
+
+func runServe(ctx context.Context, a *app, args []string) error {
+	flags := a.newFlags("serve", `
+Serve serves the objects of the local backend over HTTP, as orga-server
+does, with (*storage.Local).Handler mounted at the path of the objects' URLs
+(STORAGE_URL, default /static/media/): GET and HEAD of public objects, and
+GET and PUT through signed URLs ("sign"). It is meant for development and
+for trying signed URLs; S3 serves its objects itself. It runs until
+interrupted.`)
+	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `address`")
+	if _, err := parseN(flags, args, 0, 0, "no arguments"); err != nil {
+		return err
+	}
+	st, err := storage.FromEnv()
+	if err != nil {
+		return err
+	}
+	l, ok := st.(*storage.Local)
+	if !ok {
+		return errors.New("serve needs the local backend; S3 serves its objects itself (unset BUCKET_NAME, AWS_KEY and AWS_SECRET)")
+	}
+	mount, err := mountPath(l)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(mount, l.Handler())
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(a.stderr, "orga-storage serve: serving the objects at http://%s%s\n", ln.Addr(), mount)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Let requests in flight finish, but not forever.
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// mountPath returns the path under which l's URLs put the objects, ending in
+// "/": the path of STORAGE_URL. The library has no accessor for the base URL,
+// so it is what URL puts before a key.
+func mountPath(l *storage.Local) (string, error) {
+	const probe = "k"
+	u, err := l.URL(probe)
+	if err != nil {
+		return "", err
+	}
+	base, ok := strings.CutSuffix(u, probe)
+	if !ok {
+		return "", fmt.Errorf("cannot tell the base of URL %q", u)
+	}
+	parsed, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("STORAGE_URL: %w", err)
+	}
+	p := parsed.EscapedPath()
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p, nil
+}
