@@ -13,6 +13,7 @@ import (
 	"iter"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +47,7 @@ type LocalOptions struct {
 // Linux 6.6 or later, APFS).
 type Local struct {
 	root       *os.Root
+	dir        string
 	baseURL    string
 	signingKey []byte
 }
@@ -70,11 +72,14 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
-	l := &Local{root: root, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey}
+	l := &Local{root: root, dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey}
 	if err := l.probeAttrs(); err != nil {
 		root.Close()
 		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)
@@ -99,6 +104,12 @@ func (l *Local) probeAttrs() error {
 
 // Close releases the directory. The Local must not be used afterwards.
 func (l *Local) Close() error { return l.root.Close() }
+
+// Dir returns the absolute path of the directory holding the objects.
+func (l *Local) Dir() string { return l.dir }
+
+// BaseURL returns what URL puts before an escaped key, e.g. "/static/media/".
+func (l *Local) BaseURL() string { return l.baseURL }
 
 // localAttrs is what the extended attribute holds.
 type localAttrs struct {
@@ -263,8 +274,8 @@ func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 	}
 	f, err := l.root.Open(key)
 	if err != nil {
-		if errors.Is(err, syscall.ENOTDIR) {
-			err = fs.ErrNotExist
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, localAttrs{}, nil, errNoObject
 		}
 		return nil, localAttrs{}, nil, plainErr(err)
 	}
@@ -284,7 +295,7 @@ func readAttrs(f *os.File, key string) (localAttrs, fs.FileInfo, error) {
 		return attrs, nil, plainErr(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return attrs, nil, fs.ErrNotExist // a folder is not an object
+		return attrs, nil, errNoObject // a folder is not an object
 	}
 	raw, err := getAttr(f, attrName)
 	switch {

@@ -118,8 +118,12 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		named := accessDeniedAction.FindString(message)
 		msg := "access denied"
 		switch {
+		case named != "" && action == "s3:GetBucketLocation":
+			msg += ": the credentials lack " + named + "; grant it, or set Region (AWS_REGION) so that it is not needed"
 		case named != "":
 			msg += ": the credentials lack " + named
+		case action == "s3:GetBucketLocation":
+			msg += " (looking up the region needs s3:GetBucketLocation; grant it, or set Region, AWS_REGION)"
 		case action != "":
 			msg += " (this operation needs " + action
 			if action == "s3:GetObject" {
@@ -129,6 +133,12 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 			msg += ")"
 		}
 		return wrap(fs.ErrPermission, msg)
+
+	case status == http.StatusBadRequest && code == "BadRequest":
+		// A HEAD gets no body to explain itself; with S3 and MinIO the usual
+		// cause is a request signed for another region.
+		return wrap(nil, "the server refused the request; if bucket "+strconv.Quote(s.bucket)+
+			" is not in region "+strconv.Quote(s.regionInUse())+", set Region (AWS_REGION) to its region or leave it empty to detect it")
 
 	case code == "InvalidRange":
 		return wrap(nil, "range not satisfiable")

@@ -115,6 +115,15 @@ type invalidKey struct{}
 func (invalidKey) Error() string        { return "invalid key" }
 func (invalidKey) Is(target error) bool { return target == fs.ErrInvalid }
 
+// errNoObject is how Local reports a missing object, in the words S3's
+// translation uses; it matches fs.ErrNotExist.
+var errNoObject error = noObject{}
+
+type noObject struct{}
+
+func (noObject) Error() string        { return "object does not exist" }
+func (noObject) Is(target error) bool { return target == fs.ErrNotExist }
+
 // MaxKeyLen is the longest key, in bytes, that S3 accepts and so every backend.
 const MaxKeyLen = 1024
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -241,22 +240,16 @@ func (p *probe) delete(ctx context.Context, r *report, step string) {
 }
 
 func checkLocal(ctx context.Context, r *report, l *storage.Local) {
-	var dirVar, urlVar, signingSet string
+	var urlVar, signingSet string
 	for _, v := range storage.Env() {
 		switch v.Name {
-		case "STORAGE_DIR":
-			dirVar = v.Value
 		case "STORAGE_URL":
 			urlVar = v.Value
 		case "STORAGE_SIGNING_KEY":
 			signingSet = v.Value
 		}
 	}
-	// The default of FromEnv; the library has no accessor for the directory.
-	dir := cmp.Or(dirVar, "static/media")
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
-	}
+	dir := l.Dir()
 	r.pass("directory", dir+" exists (keeps extended attributes, which hold content types and metadata)")
 	if fsType, err := filesystemType(dir); err != nil {
 		r.info("filesystem", "unknown: "+err.Error())

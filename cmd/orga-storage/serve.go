@@ -63,20 +63,10 @@ interrupted.`)
 	return nil
 }
 
-// mountPath returns the path under which l's URLs put the objects, ending in
-// "/": the path of STORAGE_URL. The library has no accessor for the base URL,
-// so it is what URL puts before a key.
+// mountPath returns the path of l's base URL, ending in "/": where its
+// URLs put the objects.
 func mountPath(l *storage.Local) (string, error) {
-	const probe = "k"
-	u, err := l.URL(probe)
-	if err != nil {
-		return "", err
-	}
-	base, ok := strings.CutSuffix(u, probe)
-	if !ok {
-		return "", fmt.Errorf("cannot tell the base of URL %q", u)
-	}
-	parsed, err := url.Parse(base)
+	parsed, err := url.Parse(l.BaseURL())
 	if err != nil {
 		return "", fmt.Errorf("STORAGE_URL: %w", err)
 	}

@@ -1,0 +1,365 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestS3URLForms(t *testing.T) {
+	const key = "events/42/a b+c%d#e?f ü.png"
+	const escaped = "events/42/a%20b%2Bc%25d%23e%3Ff%20%C3%BC.png"
+	for _, tt := range []struct {
+		name string
+		cfg  S3Config
+		want string
+	}{
+		{"us-east-1", S3Config{Bucket: "media", Region: "us-east-1"}, "https://media.s3.amazonaws.com/" + escaped},
+		{"region not yet known", S3Config{Bucket: "media"}, "https://media.s3.amazonaws.com/" + escaped},
+		{"other region", S3Config{Bucket: "media", Region: "eu-west-1"}, "https://media.s3.eu-west-1.amazonaws.com/" + escaped},
+		{"dotted bucket", S3Config{Bucket: "media.example.org", Region: "eu-west-1"}, "https://s3.eu-west-1.amazonaws.com/media.example.org/" + escaped},
+		{"dotted bucket us-east-1", S3Config{Bucket: "media.example.org", Region: "us-east-1"}, "https://s3.us-east-1.amazonaws.com/media.example.org/" + escaped},
+		{"endpoint", S3Config{Bucket: "media", Endpoint: "http://127.0.0.1:9000/"}, "http://127.0.0.1:9000/media/" + escaped},
+		{"public URL", S3Config{Bucket: "media", Region: "eu-west-1", PublicURL: "https://cdn.example.org/files/"}, "https://cdn.example.org/files/" + escaped},
+		{"public URL without slash", S3Config{Bucket: "media", Endpoint: "http://minio:9000", PublicURL: "https://cdn.example.org"}, "https://cdn.example.org/" + escaped},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.AccessKey, tt.cfg.SecretKey = "key", "secret"
+			s, err := NewS3(context.Background(), tt.cfg)
+			require.NoError(t, err)
+			got, err := s.URL(key)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			_, err = s.URL("../x")
+			require.ErrorIs(t, err, ErrInvalidKey)
+		})
+	}
+}
+
+// TestS3SignedURLAddressing presigns for AWS, which needs no I/O once the
+// region is configured, and checks the host and signature parameters.
+func TestS3SignedURLAddressing(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		bucket, wantPrefix string
+	}{
+		{"media", "https://media.s3.eu-west-1.amazonaws.com/a%20b.png?"},
+		{"media.example.org", "https://s3.eu-west-1.amazonaws.com/media.example.org/a%20b.png?"},
+	} {
+		s, err := NewS3(ctx, S3Config{Bucket: tt.bucket, AccessKey: "AKIAEXAMPLE", SecretKey: "secret", Region: "eu-west-1", ACL: "public-read"})
+		require.NoError(t, err)
+		for _, method := range []string{http.MethodGet, http.MethodPut} {
+			signed, err := s.SignedURL(ctx, "a b.png", &SignOptions{Method: method})
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(signed, tt.wantPrefix), signed)
+			u, err := url.Parse(signed)
+			require.NoError(t, err)
+			q := u.Query()
+			assert.Equal(t, "AWS4-HMAC-SHA256", q.Get("X-Amz-Algorithm"))
+			assert.Equal(t, "AKIAEXAMPLE/"+q.Get("X-Amz-Date")[:8]+"/eu-west-1/s3/aws4_request", q.Get("X-Amz-Credential"))
+			assert.Equal(t, "900", q.Get("X-Amz-Expires"))
+			assert.Equal(t, "host", q.Get("X-Amz-SignedHeaders"), "a plain client must be able to use the URL")
+			for name := range q {
+				assert.NotContains(t, strings.ToLower(name), "checksum", "no flexible checksum that some servers reject")
+			}
+		}
+	}
+}
+
+func TestS3SignedURLContentType(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewS3(ctx, S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "secret", Region: "eu-west-1"})
+	require.NoError(t, err)
+	signed, err := s.SignedURL(ctx, "a.png", &SignOptions{Method: http.MethodPut, ContentType: "image/png"})
+	require.NoError(t, err)
+	u, err := url.Parse(signed)
+	require.NoError(t, err)
+	assert.Equal(t, "content-type;host", u.Query().Get("X-Amz-SignedHeaders"))
+
+	signed, err = s.SignedURL(ctx, "a.png", &SignOptions{ContentType: "image/png"})
+	require.NoError(t, err)
+	u, err = url.Parse(signed)
+	require.NoError(t, err)
+	assert.Equal(t, "host", u.Query().Get("X-Amz-SignedHeaders"), "a GET ignores the content type")
+}
+
+// TestS3IgnoresSDKEnvironment checks that the SDK's own environment
+// variables cannot redirect requests or replace the configured credentials.
+func TestS3IgnoresSDKEnvironment(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "from-env")
+	t.Setenv("AWS_REGION", "ap-south-1")
+	t.Setenv("AWS_PROFILE", "not-a-profile")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "AKIACONFIG", SecretKey: "secret", Region: "eu-west-1"})
+	require.NoError(t, err)
+	signed, err := s.SignedURL(context.Background(), "a.png", nil)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(signed, "https://media.s3.eu-west-1.amazonaws.com/a.png?"), signed)
+	assert.Contains(t, signed, "X-Amz-Credential=AKIACONFIG%2F")
+}
+
+// apiError builds the error the SDK returns for an S3 error response.
+func apiError(status int, code, message string, header http.Header) error {
+	return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status, Header: header}},
+		Err:      &smithy.GenericAPIError{Code: code, Message: message},
+	}}
+}
+
+func TestS3ErrorTranslation(t *testing.T) {
+	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "k", SecretKey: "s", Region: "us-east-1"})
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		err      error
+		action   string
+		kind     error
+		contains []string
+	}{
+		{"AWS names the action", apiError(403, "AccessDenied",
+			"User: arn:aws:iam::123456789012:user/orga is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::media/a\" because no identity-based policy allows the s3:PutObject action", nil),
+			"s3:PutObject", fs.ErrPermission, []string{"access denied: the credentials lack s3:PutObject"}},
+		{"MinIO does not", apiError(403, "AccessDenied", "Access Denied.", nil),
+			"s3:DeleteObject", fs.ErrPermission, []string{"this operation needs s3:DeleteObject"}},
+		{"HEAD denied", apiError(403, "Forbidden", "Forbidden", nil),
+			"s3:GetObject", fs.ErrPermission, []string{"s3:GetObject", "s3:ListBucket"}},
+		{"region lookup denied", apiError(403, "AccessDenied", "Access Denied.", nil),
+			"s3:GetBucketLocation", fs.ErrPermission, []string{"s3:GetBucketLocation", "AWS_REGION"}},
+		{"ACLs disabled", apiError(400, "AccessControlListNotSupported", "The bucket does not allow ACLs", nil),
+			"s3:PutObject", fs.ErrPermission, []string{"bucket policy instead", "STORAGE_ACL"}},
+		{"missing key", apiError(404, "NoSuchKey", "The specified key does not exist.", nil),
+			"s3:GetObject", fs.ErrNotExist, []string{"object does not exist"}},
+		{"missing key on HEAD", apiError(404, "NotFound", "Not Found", nil),
+			"s3:GetObject", fs.ErrNotExist, nil},
+		{"missing bucket", apiError(404, "NoSuchBucket", "The specified bucket does not exist", nil),
+			"s3:GetObject", nil, []string{`bucket "media" does not exist`}},
+		{"redirect", apiError(301, "PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.",
+			http.Header{"X-Amz-Bucket-Region": {"eu-west-1"}}),
+			"s3:GetObject", nil, []string{`wrong region "us-east-1"`, `the bucket is in "eu-west-1"`}},
+		{"redirect on HEAD", apiError(301, "MovedPermanently", "Moved Permanently", http.Header{"X-Amz-Bucket-Region": {"eu-west-1"}}),
+			"s3:GetObject", nil, []string{`the bucket is in "eu-west-1"`}},
+		{"signed for the wrong region", apiError(400, "AuthorizationHeaderMalformed",
+			"The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'ap-south-1'", nil),
+			"s3:PutObject", nil, []string{`the bucket is in "ap-south-1"`}},
+		{"unknown key", apiError(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", nil),
+			"s3:PutObject", fs.ErrPermission, []string{"AWS_KEY"}},
+		{"wrong secret", apiError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match", nil),
+			"s3:PutObject", fs.ErrPermission, []string{"AWS_SECRET"}},
+		{"corrupted upload", apiError(400, "BadDigest", "The Content-MD5 you specified did not match what we received.", nil),
+			"s3:PutObject", nil, []string{"corrupted"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := s.translate(ctx, tt.err, tt.action)
+			require.Error(t, got)
+			for _, kind := range []error{fs.ErrNotExist, fs.ErrPermission} {
+				assert.Equal(t, kind == tt.kind, errors.Is(got, kind), "errors.Is(%v, %v)", got, kind)
+			}
+			for _, want := range tt.contains {
+				assert.Contains(t, got.Error(), want)
+			}
+			var apiErr smithy.APIError
+			assert.True(t, errors.As(got, &apiErr), "the SDK's error stays reachable")
+		})
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	cancel()
+	got := s.translate(ctx, fmt.Errorf("operation error S3: GetObject: %w", context.Canceled), "s3:GetObject")
+	assert.Equal(t, context.Canceled, got)
+}
+
+func TestS3DeleteErrors(t *testing.T) {
+	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "k", SecretKey: "s", Region: "us-east-1"})
+	require.NoError(t, err)
+	var failed []types.Error
+	for i := range 7 {
+		failed = append(failed, types.Error{Key: aws.String(fmt.Sprintf("k/%d", i)), Code: aws.String("AccessDenied"), Message: aws.String("Access Denied")})
+	}
+	got := s.deleteErrors(failed)
+	require.ErrorIs(t, got, fs.ErrPermission)
+	assert.Contains(t, got.Error(), `"k/0": access denied`)
+	assert.Contains(t, got.Error(), "s3:DeleteObject")
+	assert.Contains(t, got.Error(), "and 2 more keys not deleted")
+	assert.NotContains(t, got.Error(), `"k/6"`)
+}
+
+func TestVerifyingBody(t *testing.T) {
+	data := []byte("the bytes S3 stored")
+	sum := md5.Sum(data)
+	read := func(body []byte, size int64) error {
+		v := &verifyingBody{body: io.NopCloser(bytes.NewReader(body)), key: "a", size: size, want: sum[:], hash: newMD5()}
+		_, err := io.ReadAll(v)
+		return err
+	}
+	require.NoError(t, read(data, int64(len(data))))
+	corrupted := bytes.Clone(data)
+	corrupted[3] ^= 0x20
+	err := read(corrupted, int64(len(data)))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `storage: get "a": data corrupted`)
+	require.ErrorIs(t, read(data[:5], int64(len(data))), io.ErrUnexpectedEOF)
+}
+
+// TestS3GetVerifiesMD5 checks against MinIO that a whole-object Get of a
+// single-request upload is verified, and a multipart one is not.
+func TestS3GetVerifiesMD5(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewS3(ctx, minioConfig(t))
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "verify/small.txt", strings.NewReader("small"), nil)
+	require.NoError(t, err)
+	defer s.Delete(ctx, "verify/small.txt")
+	r, err := s.Get(ctx, "verify/small.txt")
+	require.NoError(t, err)
+	defer r.Close()
+	assert.IsType(t, &verifyingBody{}, r.body)
+	data, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Equal(t, "small", string(data))
+
+	r, err = s.GetRange(ctx, "verify/small.txt", 1, 2)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.NotEqual(t, fmt.Sprintf("%T", &verifyingBody{}), fmt.Sprintf("%T", r.body), "a range cannot be checked")
+}
+
+// recordingClient records the requests the SDK sends.
+type recordingClient struct {
+	mu       sync.Mutex
+	requests []*http.Request
+}
+
+func (c *recordingClient) Do(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.requests = append(c.requests, r.Clone(context.Background()))
+	c.mu.Unlock()
+	return http.DefaultClient.Do(r)
+}
+
+// TestS3ChecksumHeaders checks against MinIO the checksum settings that
+// "Data integrity" on S3 documents: Content-MD5 on every request carrying
+// data, and none of the flexible-checksum headers some servers reject.
+func TestS3ChecksumHeaders(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewS3(ctx, minioConfig(t))
+	require.NoError(t, err)
+	rec := &recordingClient{}
+	s.awsCfg.HTTPClient = rec // before the first request creates the clients
+
+	_, err = s.Put(ctx, "checksums/small.txt", strings.NewReader("small"), nil)
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "checksums/large.bin", io.LimitReader(rand.NewChaCha8([32]byte{9}), s3PartSize+1<<20), nil)
+	require.NoError(t, err)
+	n, err := s.DeletePrefix(ctx, "checksums/")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+
+	seen := map[string]int{}
+	for _, r := range rec.requests {
+		q := r.URL.Query()
+		var op string
+		switch {
+		case r.Method == http.MethodPut && q.Has("partNumber"):
+			op = "UploadPart"
+		case r.Method == http.MethodPut:
+			op = "PutObject"
+		case r.Method == http.MethodPost && q.Has("delete"):
+			op = "DeleteObjects"
+		default:
+			continue
+		}
+		seen[op]++
+		assert.NotEmpty(t, r.Header.Get("Content-Md5"), op)
+		for name := range r.Header {
+			lower := strings.ToLower(name)
+			if op != "DeleteObjects" { // S3 requires a checksum there; the SDK adds CRC32 too
+				assert.False(t, strings.HasPrefix(lower, "x-amz-checksum-"), "%s sends %s", op, name)
+			}
+			assert.NotEqual(t, "x-amz-sdk-checksum-algorithm", lower, op)
+			assert.NotEqual(t, "x-amz-trailer", lower, op)
+		}
+		assert.NotContains(t, r.Header.Get("Content-Encoding"), "aws-chunked", op)
+	}
+	assert.Equal(t, map[string]int{"PutObject": 1, "UploadPart": 2, "DeleteObjects": 1}, seen)
+}
+
+// minioConfig returns the main test bucket of the MinIO server that
+// scripts/minio starts, like needMinIO in the external tests: without one
+// the test is skipped, or fails under CI=true.
+func minioConfig(t *testing.T) S3Config {
+	t.Helper()
+	cfg := S3Config{
+		Bucket:    os.Getenv("STORAGE_TEST_S3_BUCKET"),
+		AccessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"),
+		SecretKey: os.Getenv("STORAGE_TEST_S3_SECRET_KEY"),
+		Endpoint:  os.Getenv("STORAGE_TEST_S3_ENDPOINT"),
+	}
+	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.AccessKey == "" || cfg.SecretKey == "" {
+		const msg = "no MinIO server: run scripts/test, or `scripts/minio start` and source .minio/env, to run the S3 tests"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: the S3 tests must run)")
+		}
+		t.Skip(msg)
+	}
+	return cfg
+}
+
+// TestS3ACLHeaders checks the canned ACL each request carries: the
+// configured one, "private" for private objects and their copies, and none
+// at all when no ACL is configured.
+func TestS3ACLHeaders(t *testing.T) {
+	ctx := context.Background()
+	for _, acl := range []string{"", "public-read"} {
+		cfg := minioConfig(t)
+		cfg.ACL = acl
+		s, err := NewS3(ctx, cfg)
+		require.NoError(t, err)
+		rec := &recordingClient{}
+		s.awsCfg.HTTPClient = rec
+
+		_, err = s.Put(ctx, "acl/public.txt", strings.NewReader("public"), nil)
+		require.NoError(t, err)
+		_, err = s.Put(ctx, "acl/private.txt", strings.NewReader("private"), &PutOptions{Private: true})
+		require.NoError(t, err)
+		_, err = s.Copy(ctx, "acl/private-copy.txt", "acl/private.txt")
+		require.NoError(t, err)
+		_, err = s.DeletePrefix(ctx, "acl/")
+		require.NoError(t, err)
+
+		sent := map[string]string{}
+		for _, r := range rec.requests {
+			if r.Method == http.MethodPut {
+				sent[strings.TrimPrefix(r.URL.Path, "/"+cfg.Bucket+"/")] = r.Header.Get("X-Amz-Acl")
+			}
+		}
+		want := map[string]string{"acl/public.txt": "", "acl/private.txt": "", "acl/private-copy.txt": ""}
+		if acl != "" {
+			want = map[string]string{"acl/public.txt": acl, "acl/private.txt": "private", "acl/private-copy.txt": "private"}
+		}
+		assert.Equal(t, want, sent, "ACL %q", acl)
+	}
+}

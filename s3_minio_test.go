@@ -1,0 +1,422 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orga-server/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// unusualKeys are keys whose URLs need escaping: S3 reads a raw "+" as a
+// space, "#" and "?" end the path, and "%" starts an escape.
+var unusualKeys = []string{
+	"events/1/a b.txt",
+	"events/1/c++.txt",
+	"events/1/100%.txt",
+	"events/1/#hash.txt",
+	"events/1/what?.txt",
+	"events/1/ünïcødé 日本.txt",
+	"events/1/semi;colon=equals&amp.txt",
+}
+
+func TestS3PublicURL(t *testing.T) {
+	m := needMinIO(t)
+	ctx := context.Background()
+	public := m.config()
+	public.Bucket = m.publicBucket
+	s := emptyS3(t, public)
+	private := emptyS3(t, m.config())
+
+	for i, key := range unusualKeys {
+		body := fmt.Sprintf("object %d: %s", i, key)
+		_, err := s.Put(ctx, key, strings.NewReader(body), &storage.PutOptions{ContentType: "text/x-test; charset=utf-8"})
+		require.NoError(t, err)
+		_, err = private.Put(ctx, key, strings.NewReader(body), nil)
+		require.NoError(t, err)
+
+		u, err := s.URL(key)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(u, m.endpoint+"/"+m.publicBucket+"/"), u)
+		status, got, header := fetch(t, http.MethodGet, u, nil)
+		require.Equal(t, http.StatusOK, status, "%s: %s", u, got)
+		assert.Equal(t, body, string(got), u)
+		assert.Equal(t, "text/x-test; charset=utf-8", header.Get("Content-Type"), u)
+
+		u, err = private.URL(key)
+		require.NoError(t, err)
+		status, _, _ = fetch(t, http.MethodGet, u, nil)
+		assert.Equal(t, http.StatusForbidden, status, "without a public-read policy, %s must be denied", u)
+	}
+}
+
+func TestS3SignedURL(t *testing.T) {
+	m := needMinIO(t)
+	ctx := context.Background()
+	s := emptyS3(t, m.config())
+	for _, key := range unusualKeys {
+		_, err := s.Put(ctx, key, strings.NewReader("secret "+key), nil)
+		require.NoError(t, err)
+
+		u, err := s.SignedURL(ctx, key, nil)
+		require.NoError(t, err)
+		status, got, _ := fetch(t, http.MethodGet, u, nil)
+		require.Equal(t, http.StatusOK, status, "%s: %s", u, got)
+		assert.Equal(t, "secret "+key, string(got))
+
+		parsed, err := url.Parse(u)
+		require.NoError(t, err)
+		q := parsed.Query()
+		assert.Equal(t, "900", q.Get("X-Amz-Expires"), "15 minutes by default")
+		sig := []byte(q.Get("X-Amz-Signature"))
+		sig[len(sig)-1] ^= 1
+		q.Set("X-Amz-Signature", string(sig))
+		parsed.RawQuery = q.Encode()
+		status, _, _ = fetch(t, http.MethodGet, parsed.String(), nil)
+		assert.Equal(t, http.StatusForbidden, status, "a tampered signature must be denied")
+	}
+
+	t.Run("expiry", func(t *testing.T) {
+		key := unusualKeys[0]
+		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Expires: 2 * time.Second})
+		require.NoError(t, err)
+		status, _, _ := fetch(t, http.MethodGet, u, nil)
+		require.Equal(t, http.StatusOK, status)
+		time.Sleep(3 * time.Second)
+		status, _, _ = fetch(t, http.MethodGet, u, nil)
+		assert.Equal(t, http.StatusForbidden, status, "an expired URL must be denied")
+	})
+
+	t.Run("put", func(t *testing.T) {
+		key := "uploads/direct upload+1.pdf"
+		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Method: http.MethodPut, Expires: time.Hour})
+		require.NoError(t, err)
+		body := []byte("%PDF-1.4 uploaded by the browser")
+		status, got, _ := fetch(t, http.MethodPut, u, body, "Content-Type", "application/pdf")
+		require.Equal(t, http.StatusOK, status, "%s: %s", u, got)
+
+		info, err := s.Stat(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(body)), info.Size)
+		assert.Equal(t, "application/pdf", info.ContentType)
+		r, err := s.Get(ctx, key)
+		require.NoError(t, err)
+		defer r.Close()
+		data, err := io.ReadAll(r)
+		require.NoError(t, err)
+		assert.Equal(t, body, data)
+
+		// A PUT URL grants nothing else.
+		status, _, _ = fetch(t, http.MethodGet, u, nil)
+		assert.Equal(t, http.StatusForbidden, status)
+	})
+
+	t.Run("put with content type", func(t *testing.T) {
+		key := "uploads/photo.jpg"
+		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Method: http.MethodPut, ContentType: "image/jpeg"})
+		require.NoError(t, err)
+		status, _, _ := fetch(t, http.MethodPut, u, []byte("jpeg"), "Content-Type", "text/html")
+		assert.Equal(t, http.StatusForbidden, status, "another content type than the signed one")
+		_, err = s.Stat(ctx, key)
+		require.ErrorIs(t, err, fs.ErrNotExist)
+		status, got, _ := fetch(t, http.MethodPut, u, []byte("jpeg"), "Content-Type", "image/jpeg")
+		require.Equal(t, http.StatusOK, status, "%s", got)
+		info, err := s.Stat(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, "image/jpeg", info.ContentType)
+
+		_, err = s.SignedURL(ctx, key, &storage.SignOptions{Method: http.MethodPut, ContentType: "image/jpeg\r\nX-Evil: 1"})
+		require.ErrorIs(t, err, fs.ErrInvalid)
+	})
+
+	t.Run("options", func(t *testing.T) {
+		_, err := s.SignedURL(ctx, "a.txt", &storage.SignOptions{Expires: 8 * 24 * time.Hour})
+		require.ErrorIs(t, err, fs.ErrInvalid)
+		_, err = s.SignedURL(ctx, "a.txt", &storage.SignOptions{Method: http.MethodDelete})
+		require.ErrorIs(t, err, fs.ErrInvalid)
+		u, err := s.SignedURL(ctx, "a.txt", &storage.SignOptions{Expires: 7 * 24 * time.Hour})
+		require.NoError(t, err)
+		assert.Contains(t, u, "X-Amz-Expires=604800")
+	})
+}
+
+// fetch does a plain HTTP request, as a browser or curl would, with header
+// given as name, value pairs.
+func fetch(t *testing.T, method, u string, body []byte, header ...string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, got, resp.Header
+}
+
+func TestS3RegionDetection(t *testing.T) {
+	m := needMinIO(t)
+	require.NotEmpty(t, m.regionalEndpoint, "scripts/minio starts a second server in another region")
+	ctx := context.Background()
+	cfg := m.config()
+	cfg.Endpoint = m.regionalEndpoint
+
+	s := emptyS3(t, cfg) // Region "": detected on first use
+	_, err := s.Put(ctx, "region.txt", strings.NewReader("eu"), nil)
+	require.NoError(t, err)
+	u, err := s.SignedURL(ctx, "region.txt", nil)
+	require.NoError(t, err)
+	assert.Contains(t, u, "%2F"+m.regionalRegion+"%2Fs3%2Faws4_request", "signed for the detected region")
+	status, got, _ := fetch(t, http.MethodGet, u, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "eu", string(got))
+	assert.Contains(t, fmt.Sprint(s), m.regionalRegion)
+
+	// Detection happens once, even when many operations start together.
+	fresh := newS3(t, cfg)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			_, err := fresh.Stat(ctx, "region.txt")
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+
+	// A wrong region is an error that names the right one.
+	cfg.Region = "us-east-1"
+	wrong := newS3(t, cfg)
+	for name, op := range map[string]func() error{
+		"get": func() error { _, err := wrong.Get(ctx, "region.txt"); return err },
+		"put": func() error { _, err := wrong.Put(ctx, "region.txt", strings.NewReader("x"), nil); return err },
+		"list": func() error {
+			for _, err := range wrong.List(ctx, "", nil) {
+				return err
+			}
+			return nil
+		},
+	} {
+		err := op()
+		require.Error(t, err, name)
+		assert.NotErrorIs(t, err, fs.ErrNotExist, name)
+		assert.Contains(t, err.Error(), m.regionalRegion, name)
+	}
+	_, err = wrong.Stat(ctx, "region.txt")
+	require.Error(t, err, "HEAD: no body to name the region, still an error")
+	assert.NotErrorIs(t, err, fs.ErrNotExist)
+	assert.Contains(t, err.Error(), "region")
+
+	cfg.Region = m.regionalRegion
+	right := newS3(t, cfg)
+	_, err = right.Stat(ctx, "region.txt")
+	require.NoError(t, err)
+}
+
+// TestS3NoNetworkIO checks that NewS3, URL and failed lookups do no I/O
+// that blocks: the endpoint here accepts no connections.
+func TestS3NoNetworkIO(t *testing.T) {
+	s, err := storage.NewS3(context.Background(), storage.S3Config{
+		Bucket: "b", AccessKey: "k", SecretKey: "s", Endpoint: "http://127.0.0.1:1",
+	})
+	require.NoError(t, err)
+	u, err := s.URL("a b.txt")
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:1/b/a%20b.txt", u)
+
+	// The first operation looks the region up, fails, and the next one tries
+	// again rather than keeping the failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 2 {
+		_, err = s.Stat(ctx, "a.txt")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "looking up the region")
+	}
+}
+
+// prng returns n deterministic pseudo-random bytes, without holding them.
+func prng(seed byte, n int64) io.Reader {
+	return io.LimitReader(rand.NewChaCha8([32]byte{seed}), n)
+}
+
+// peakHeap samples the heap until stop is called and returns the highest
+// HeapInuse seen.
+func peakHeap() (stop func() uint64) {
+	runtime.GC()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var ms runtime.MemStats
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return peak.Load()
+	}
+}
+
+// onlyReader hides every method but Read, so that the size is unknown.
+type onlyReader struct{ io.Reader }
+
+func TestS3LargeUnknownSize(t *testing.T) {
+	m := needMinIO(t)
+	if testing.Short() {
+		t.Skip("uploads 1 GiB")
+	}
+	const size = 1 << 30
+	ctx := context.Background()
+	s := emptyS3(t, m.config())
+
+	want := sha256.New()
+	stop := peakHeap()
+	info, err := s.Put(ctx, "videos/keynote.mp4", onlyReader{io.TeeReader(prng(1, size), want)}, nil)
+	peak := stop()
+	require.NoError(t, err)
+	t.Logf("peak heap in use during a 1 GiB upload of unknown size: %.1f MiB", float64(peak)/(1<<20))
+	assert.Less(t, peak, uint64(100<<20), "memory must stay bounded")
+	assert.Equal(t, int64(size), info.Size)
+	assert.Equal(t, "video/mp4", info.ContentType)
+	assert.Contains(t, info.ETag, "-", "a multipart upload")
+
+	r, err := s.Get(ctx, "videos/keynote.mp4")
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Equal(t, int64(size), r.Info().Size)
+	got := sha256.New()
+	n, err := io.Copy(got, r)
+	require.NoError(t, err)
+	assert.Equal(t, int64(size), n)
+	assert.Equal(t, want.Sum(nil), got.Sum(nil), "content differs")
+}
+
+// cancelAfter yields data and cancels ctx once n bytes are read.
+type cancelAfter struct {
+	r      io.Reader
+	n      int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	if c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
+}
+
+// failAfter yields n bytes of data, then an error.
+type failAfter struct {
+	r io.Reader
+	n int64
+}
+
+var errDisk = errors.New("upload source failed")
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errDisk
+	}
+	p = p[:min(int64(len(p)), f.n)]
+	n, err := f.r.Read(p)
+	f.n -= int64(n)
+	return n, err
+}
+
+// TestS3FailedMultipartUpload checks that an upload cancelled, or failing,
+// after several parts have gone up leaves no object and no multipart upload.
+func TestS3FailedMultipartUpload(t *testing.T) {
+	m := needMinIO(t)
+	s := emptyS3(t, m.config())
+
+	t.Run("cancelled", func(t *testing.T) {
+		abortUploads(t, m, "cancelled/video.mp4")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		body := &cancelAfter{r: prng(2, 1<<40), n: 40 << 20, cancel: cancel}
+		_, err := s.Put(ctx, "cancelled/video.mp4", body, nil)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Contains(t, err.Error(), `storage: put "cancelled/video.mp4": `)
+		_, err = s.Stat(context.Background(), "cancelled/video.mp4")
+		require.ErrorIs(t, err, fs.ErrNotExist)
+		assert.Empty(t, multipartUploads(t, m, "cancelled/video.mp4"), "the multipart upload must be aborted")
+	})
+
+	t.Run("reader fails", func(t *testing.T) {
+		abortUploads(t, m, "failed/video.mp4")
+		ctx := context.Background()
+		_, err := s.Put(ctx, "failed/video.mp4", &failAfter{r: prng(3, 1<<40), n: 30 << 20}, nil)
+		require.ErrorIs(t, err, errDisk)
+		_, err = s.Stat(ctx, "failed/video.mp4")
+		require.ErrorIs(t, err, fs.ErrNotExist)
+		assert.Empty(t, multipartUploads(t, m, "failed/video.mp4"), "the multipart upload must be aborted")
+	})
+}
+
+func TestS3SecretNeverPrinted(t *testing.T) {
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	cfg := storage.S3Config{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, Region: "eu-west-1"}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "s3", cfg, "ptr", &cfg)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "s3", cfg)
+	outputs := []string{logged.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%T"} {
+		outputs = append(outputs, fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, &cfg),
+			fmt.Sprintf(verb, struct{ C storage.S3Config }{cfg}), fmt.Sprintf(verb, []storage.S3Config{cfg}))
+	}
+	outputs = append(outputs, cfg.String(), cfg.GoString())
+	s, err := storage.NewS3(context.Background(), cfg)
+	require.NoError(t, err)
+	outputs = append(outputs, fmt.Sprintf("%v %+v %#v", s, s, s))
+	for _, bad := range []storage.S3Config{
+		{AccessKey: "AKIAEXAMPLE", SecretKey: secret},
+		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, Endpoint: "ftp://x"},
+		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, Region: "EU West"},
+		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, ACL: "world-writable"},
+	} {
+		_, err := storage.NewS3(context.Background(), bad)
+		require.ErrorIs(t, err, fs.ErrInvalid)
+		outputs = append(outputs, fmt.Sprintf("%v %+v %#v", err, err, err))
+	}
+	for _, out := range outputs {
+		assert.NotContains(t, out, secret)
+		assert.NotContains(t, out, "EXAMPLEKEY")
+	}
+	assert.Contains(t, fmt.Sprintf("%+v", cfg), "SecretKey:[redacted]")
+	assert.Contains(t, fmt.Sprintf("%#v", cfg), `SecretKey:"[redacted]"`)
+	assert.Contains(t, logged.String(), `"SecretKey":"[redacted]"`)
+	assert.Contains(t, fmt.Sprint(storage.S3Config{Bucket: "b"}), "SecretKey: ", "an unset secret shows as empty")
+}

@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// URL returns the object's public URL: PublicURL followed by the key when
+// set; otherwise the bucket's URL on the custom endpoint or on AWS (see
+// s3BaseURL). It does no I/O: on AWS, until the region is known, the URL
+// uses us-east-1's form.
+func (s *S3) URL(key string) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", wrapErr("url", key, err)
+	}
+	base := s.publicURL
+	if base == "" {
+		region := s.region
+		if region == "" {
+			region = s.regionInUse()
+		}
+		base = s3BaseURL(s.endpoint, s.bucket, region)
+	}
+	return joinURL(base, key), nil
+}
+
+// SignedURL presigns a GET or PUT of key with SigV4, valid for opts.Expires
+// (15 minutes by default, at most 7 days). A PUT URL signs opts.ContentType
+// when set, and the upload must then send exactly that Content-Type;
+// otherwise the uploader sends any and S3 stores it. It signs no ACL, which
+// would be one more header for the uploader to repeat: objects uploaded
+// through it get the bucket's default access, so grant public reads with a
+// bucket policy. The first call may look up the bucket's region.
+func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", wrapErr("sign", key, err)
+	}
+	method, expires, err := signExpiry(opts)
+	if err != nil {
+		return "", wrapErr("sign", key, err)
+	}
+	contentType := ""
+	if opts != nil && method == http.MethodPut {
+		contentType = opts.ContentType
+		if !isHeaderValue(contentType) {
+			return "", wrapErr("sign", key, fmt.Errorf("%w: content type %q must be printable ASCII", fs.ErrInvalid, contentType))
+		}
+	}
+	c, err := s.api(ctx)
+	if err != nil {
+		return "", wrapErr("sign", key, err)
+	}
+	withExpiry := s3.WithPresignExpires(expires)
+	var signed string
+	switch method {
+	case http.MethodPut:
+		req, err := c.presign.PresignPutObject(ctx, &s3.PutObjectInput{
+			Bucket:      aws.String(s.bucket),
+			Key:         aws.String(key),
+			ContentType: optional(contentType),
+		}, withExpiry)
+		if err != nil {
+			return "", wrapErr("sign", key, err)
+		}
+		signed = req.URL
+	default:
+		req, err := c.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+			Bucket: aws.String(s.bucket),
+			Key:    aws.String(key),
+		}, withExpiry)
+		if err != nil {
+			return "", wrapErr("sign", key, err)
+		}
+		signed = req.URL
+	}
+	return signed, nil
+}
+
+// s3BaseURL returns the URL under which an S3 bucket serves its objects
+// publicly, without a trailing slash. A custom endpoint (MinIO and other
+// S3-compatible servers) is addressed path-style. On AWS, bucket names with
+// dots are addressed path-style too, because the wildcard TLS certificate of
+// *.s3.amazonaws.com does not cover them; other names get the virtual-hosted
+// form that AWS recommends, with the legacy global host in us-east-1.
+func s3BaseURL(endpoint, bucket, region string) string {
+	switch {
+	case endpoint != "":
+		return strings.TrimRight(endpoint, "/") + "/" + bucket
+	case strings.Contains(bucket, "."):
+		return "https://s3." + region + ".amazonaws.com/" + bucket
+	case region == "us-east-1":
+		return "https://" + bucket + ".s3.amazonaws.com"
+	}
+	return "https://" + bucket + ".s3." + region + ".amazonaws.com"
+}
