@@ -10,7 +10,8 @@ import (
 
 func newLocal(t *testing.T) *storage.Local {
 	t.Helper()
-	l, err := storage.NewLocal(t.TempDir(), nil)
+	// A signing key, so that the suite's SignOptions subtest runs too.
+	l, err := storage.NewLocal(t.TempDir(), &storage.LocalOptions{SigningKey: []byte("conformance-signing-key-32-bytes")})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	return l

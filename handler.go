@@ -1,0 +1,344 @@
+package storage
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Handler serves the objects of l under the path of its BaseURL, e.g. mounted with
+// mux.Handle("/static/media/", l.Handler()).
+//
+// The handler takes the request's path, drops the path of BaseURL (of an
+// absolute BaseURL such as https://cdn.example.com/media/ only the path
+// counts), and unescapes the rest once into the key; mount it where that
+// path arrives unchanged, not behind http.StripPrefix. It answers:
+//
+//   - GET and HEAD with the object, its stored Content-Type, Content-Disposition
+//     and Cache-Control, its ETag and Last-Modified, honouring Range,
+//     If-Range, If-Match, If-None-Match and If-Modified-Since as
+//     [http.ServeContent] does;
+//   - 404 for a missing object, a folder, an invalid key (traversal such as
+//     ".." or "%2e%2e", an encoded slash, NUL, backslash) and, without a
+//     valid signature, a private object, so that the answer does not tell a
+//     private object from a missing one; 400 for a malformed escape;
+//   - 403 for a request whose X-Expires or X-Signature parameters, made by
+//     [Local.SignedURL], do not verify: tampered, expired, signed for another
+//     key or method, or sent to a Local without a signing key;
+//   - PUT with a valid signature by streaming the body into [Local.Put],
+//     which replaces the object atomically, with the signed content type or
+//     else the request's Content-Type (else the key's extension, else
+//     sniffing), as a public object, and 200 with the new ETag; a PUT
+//     without a valid signature gets 403 and stores nothing, nor does an
+//     interrupted upload. A key clashing with a folder gets 409, an
+//     unacceptable Content-Type 400. The handler sets no size limit: wrap it
+//     in [http.MaxBytesHandler] for one, and a larger upload gets 413;
+//   - 405 with an Allow header for any other method;
+//   - 500 only when the disk fails.
+//
+// The objects come from users, so no response may make the site run them:
+// every response carries "X-Content-Type-Options: nosniff", and an object
+// whose type a browser would render as a document or run as a script (HTML,
+// XHTML, SVG, XML and JavaScript types) is served with "Content-Disposition:
+// attachment", keeping its stored filename, and "Content-Security-Policy:
+// sandbox".
+//
+// Objects stored with PutOptions.Private are served only to requests with a
+// valid GET signature; a signed GET or HEAD works for public objects too.
+// Files are opened through the same [os.Root] as every other method, so no
+// path and no symbolic link reaches outside the directory.
+func (l *Local) Handler() http.Handler {
+	return &localHandler{l: l, base: basePath(l.baseURL), escapeErr: probeEscapeErr(l)}
+}
+
+type localHandler struct {
+	l *Local
+	// base holds the unescaped segments of BaseURL's path, which every
+	// request path must start with.
+	base []string
+	// escapeErr is the error os.Root returns for a path leaving the root
+	// (a symbolic link pointing out), which is unexported: it means "no
+	// such object here", not a server failure.
+	escapeErr error
+}
+
+// basePath splits the path of baseURL into unescaped segments.
+func basePath(baseURL string) []string {
+	p := baseURL
+	if u, err := url.Parse(baseURL); err == nil {
+		p = u.Path
+	}
+	var segs []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			segs = append(segs, s)
+		}
+	}
+	return segs
+}
+
+func probeEscapeErr(l *Local) error {
+	f, err := l.root.Open("/")
+	if err == nil {
+		f.Close()
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return nil
+}
+
+func (h *localHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Before anything else, so that error pages are not sniffed either.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPut:
+	default:
+		allow := "GET, HEAD"
+		if len(h.l.signingKey) > 0 {
+			allow += ", PUT"
+		}
+		w.Header().Set("Allow", allow)
+		httpError(w, http.StatusMethodNotAllowed, "")
+		return
+	}
+	key, status := h.key(r.URL)
+	if status != 0 {
+		httpError(w, status, "")
+		return
+	}
+	if r.Method == http.MethodPut {
+		h.put(w, r, key)
+		return
+	}
+	h.get(w, r, key)
+}
+
+// key returns the key that u names, or the status to answer with.
+func (h *localHandler) key(u *url.URL) (string, int) {
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "/") {
+		return "", http.StatusNotFound
+	}
+	p = p[1:]
+	for _, seg := range h.base {
+		raw, rest, _ := strings.Cut(p, "/")
+		s, err := url.PathUnescape(raw)
+		if err != nil {
+			return "", http.StatusBadRequest
+		}
+		if s != seg {
+			return "", http.StatusNotFound
+		}
+		p = rest
+	}
+	// Unescaped segment by segment, so that an encoded slash stays inside
+	// its segment, where ValidateKey refuses it, instead of making a new
+	// one: URL never escapes a slash, so no key's URL contains %2F.
+	var b strings.Builder
+	for i, raw := range strings.Split(p, "/") {
+		s, err := url.PathUnescape(raw)
+		if err != nil {
+			return "", http.StatusBadRequest
+		}
+		if strings.Contains(s, "/") {
+			return "", http.StatusNotFound
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(s)
+	}
+	key := b.String()
+	if ValidateKey(key) != nil {
+		return "", http.StatusNotFound // no object can have such a key
+	}
+	return key, 0
+}
+
+func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string) {
+	q := r.URL.Query()
+	signed := false
+	if hasSignature(q) {
+		// HEAD is signed as GET: it reveals no more than GET does.
+		if err := h.l.checkSignature(http.MethodGet, key, "", q, time.Now()); err != nil {
+			httpError(w, http.StatusForbidden, err.Error())
+			return
+		}
+		signed = true
+	}
+	f, attrs, fi, err := h.l.open(key)
+	if err != nil {
+		httpError(w, h.openStatus(err), "")
+		return
+	}
+	defer f.Close()
+	if attrs.Private && !signed {
+		httpError(w, http.StatusNotFound, "")
+		return
+	}
+	hdr := w.Header()
+	contentType := attrs.ContentType
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	// Set before ServeContent, which would otherwise sniff the bytes.
+	hdr.Set("Content-Type", contentType)
+	if attrs.ETag != "" {
+		hdr.Set("Etag", attrs.ETag)
+	}
+	cacheControl := attrs.CacheControl
+	if cacheControl == "" && attrs.Private {
+		// A shared cache must not hand a private object to requests
+		// without the signature.
+		cacheControl = "private"
+	}
+	if cacheControl != "" {
+		hdr.Set("Cache-Control", cacheControl)
+	}
+	disposition := attrs.ContentDisposition
+	if isActiveType(contentType) {
+		disposition = attachment(disposition)
+		hdr.Set("Content-Security-Policy", "sandbox")
+	}
+	if disposition != "" {
+		hdr.Set("Content-Disposition", disposition)
+	}
+	if len(r.Header.Get("Range")) > maxRangeHeader {
+		// Go before 1.26.9 parses a Range header of any size (GO-2026-6609);
+		// no client needs more than a few ranges, and RFC 9110 lets a
+		// server ignore Range and send the whole object.
+		r.Header.Del("Range")
+	}
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// maxRangeHeader is the longest Range header the Handler honours: room for
+// a dozen ranges of large offsets.
+const maxRangeHeader = 512
+
+// openStatus maps the error of opening an object to a status. Everything
+// that means "there is no object by this name" is a 404, whatever the
+// filesystem calls it; only real failures are a 500.
+func (h *localHandler) openStatus(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist),
+		errors.Is(err, fs.ErrInvalid),
+		errors.Is(err, syscall.ENAMETOOLONG), // a key segment past NAME_MAX
+		errors.Is(err, syscall.ELOOP),
+		errors.Is(err, syscall.EISDIR),
+		h.escapeErr != nil && errors.Is(err, h.escapeErr):
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string) {
+	types := r.Header.Values("Content-Type")
+	if len(types) > 1 {
+		httpError(w, http.StatusBadRequest, "more than one Content-Type")
+		return
+	}
+	contentType := ""
+	if len(types) == 1 {
+		contentType = types[0]
+	}
+	if err := h.l.checkSignature(http.MethodPut, key, contentType, r.URL.Query(), time.Now()); err != nil {
+		httpError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	info, err := h.l.Put(r.Context(), key, r.Body, &PutOptions{ContentType: contentType})
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		status := http.StatusInternalServerError
+		switch {
+		case errors.As(err, &tooLarge):
+			status = http.StatusRequestEntityTooLarge
+		case errors.Is(err, fs.ErrInvalid), errors.Is(err, io.ErrUnexpectedEOF),
+			errors.Is(err, syscall.ENAMETOOLONG):
+			status = http.StatusBadRequest
+		case errors.Is(err, fs.ErrExist):
+			status = http.StatusConflict
+		case r.Context().Err() != nil:
+			return // the client is gone
+		}
+		httpError(w, status, "")
+		return
+	}
+	w.Header().Set("Etag", info.ETag)
+	w.WriteHeader(http.StatusOK)
+}
+
+// httpError answers with status and a short plain-text body. Every 404
+// reads the same, so that a private object cannot be told from a missing one.
+func httpError(w http.ResponseWriter, status int, detail string) {
+	msg := strconv.Itoa(status) + " " + strings.ToLower(http.StatusText(status))
+	if detail != "" {
+		msg += ": " + detail
+	}
+	http.Error(w, msg, status)
+}
+
+// isActiveType reports whether a browser would render an object of type
+// contentType as a document (which runs its scripts on the site's origin)
+// or run it as a script. A type that does not parse is treated as active:
+// browsers parse Content-Type more leniently than mime does, and may
+// find one of the types below in it.
+func isActiveType(contentType string) bool {
+	essence, _, _ := strings.Cut(contentType, ";")
+	essence = strings.ToLower(strings.TrimSpace(essence))
+	typ, sub, ok := strings.Cut(essence, "/")
+	if !ok || !isToken(typ) || !isTokenPlus(sub) {
+		return true
+	}
+	switch essence {
+	case "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
+		"application/xml", "text/xsl", "application/xslt+xml", "text/xml-external-parsed-entity",
+		"application/xml-external-parsed-entity", "application/xml-dtd",
+		"multipart/x-mixed-replace":
+		return true
+	}
+	if strings.HasSuffix(sub, "+xml") {
+		return true // browsers render every XML type, scripts in XHTML elements included
+	}
+	return isJavaScriptType(essence)
+}
+
+// isTokenPlus is isToken allowing "+" too, as in "svg+xml".
+func isTokenPlus(s string) bool {
+	return isToken(strings.ReplaceAll(s, "+", "-"))
+}
+
+// isJavaScriptType reports whether essence is one of the JavaScript MIME
+// types of the HTML standard, which browsers run as scripts.
+func isJavaScriptType(essence string) bool {
+	switch essence {
+	case "application/ecmascript", "application/javascript", "application/x-ecmascript",
+		"application/x-javascript", "text/ecmascript", "text/javascript", "text/jscript",
+		"text/livescript", "text/x-ecmascript", "text/x-javascript":
+		return true
+	}
+	return strings.HasPrefix(essence, "text/javascript1.")
+}
+
+// attachment turns a stored Content-Disposition into an attachment one,
+// keeping its parameters (the filename above all).
+func attachment(disposition string) string {
+	if _, params, err := mime.ParseMediaType(disposition); err == nil && len(params) > 0 {
+		if d := mime.FormatMediaType("attachment", params); d != "" {
+			return d
+		}
+	}
+	return "attachment"
+}
