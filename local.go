@@ -128,14 +128,9 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 }
 
 func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
-	if err := ValidateKey(key); err != nil {
+	opts, err := checkPut(key, opts)
+	if err != nil {
 		return Info{}, err
-	}
-	if err := checkPutOptions(opts); err != nil {
-		return Info{}, err
-	}
-	if opts == nil {
-		opts = &PutOptions{}
 	}
 	if err := ctx.Err(); err != nil {
 		return Info{}, err

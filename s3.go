@@ -299,14 +299,9 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 }
 
 func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
-	if err := ValidateKey(key); err != nil {
+	opts, err := checkPut(key, opts)
+	if err != nil {
 		return Info{}, err
-	}
-	if err := checkPutOptions(opts); err != nil {
-		return Info{}, err
-	}
-	if opts == nil {
-		opts = &PutOptions{}
 	}
 	c, err := s.api(ctx)
 	if err != nil {

@@ -278,6 +278,21 @@ func DeletePrefix(ctx context.Context, s Storage, prefix string) (deleted int, e
 	return deleted, nil
 }
 
+// checkPut validates the arguments every backend's Put shares, before any
+// I/O, and returns the options with nil replaced by the zero value.
+func checkPut(key string, opts *PutOptions) (*PutOptions, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if err := checkPutOptions(opts); err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	return opts, nil
+}
+
 // checkPutOptions rejects attributes that S3 would refuse or that could split
 // an HTTP header, so that both backends accept exactly the same objects.
 func checkPutOptions(opts *PutOptions) error {
