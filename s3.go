@@ -223,7 +223,7 @@ func (s *S3) newClients(region string) *s3Clients {
 		region:  region,
 		api:     api,
 		presign: s3.NewPresignClient(api),
-		uploader: transfermanager.New(api, func(o *transfermanager.Options) {
+		uploader: transfermanager.New(uploadClient{api}, func(o *transfermanager.Options) {
 			o.PartSizeBytes = s3PartSize
 			o.MultipartUploadThreshold = s3PartSize
 			o.Concurrency = s3Concurrency

@@ -1,0 +1,97 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// uploadClient is the client the transfer manager drives. It closes the two
+// ways a failed Put could otherwise leave a multipart upload open, storing
+// parts nobody can see and everybody pays for:
+//
+//   - the caller gives up while CreateMultipartUpload is in flight: the
+//     server may create the upload, but its ID would never arrive;
+//   - the server is unreachable for a few seconds when the upload fails:
+//     the SDK's few quick retries of AbortMultipartUpload would all fail.
+//
+// A process killed mid-upload still leaves one; a bucket lifecycle rule
+// (AbortIncompleteMultipartUpload) removes those, see the README.
+type uploadClient struct{ *s3.Client }
+
+// CreateMultipartUpload waits for the server's answer even after ctx is
+// done, in the background so that the Put still returns at once, and aborts
+// the upload that answer names if the Put has given up by then.
+func (c uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	type result struct {
+		out *s3.CreateMultipartUploadOutput
+		err error
+	}
+	// Unbuffered: a delivered answer is one the caller took, and so owns.
+	answer := make(chan result)
+	// Bounded like the abort, so that a server that never answers cannot
+	// keep the goroutine forever.
+	detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3AbortTimeout)
+	go func() {
+		defer cancel()
+		out, err := c.Client.CreateMultipartUpload(detached, in, opts...)
+		select {
+		case answer <- result{out, err}:
+		case <-ctx.Done():
+			if err == nil {
+				// Nobody will use this upload: the Put returned already.
+				c.AbortMultipartUpload(detached, &s3.AbortMultipartUploadInput{
+					Bucket: in.Bucket, Key: in.Key, UploadId: out.UploadId, ExpectedBucketOwner: in.ExpectedBucketOwner,
+				}, opts...)
+			}
+		}
+	}()
+	select {
+	case r := <-answer:
+		return r.out, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// AbortMultipartUpload retries with backoff until the server confirms, the
+// upload is gone already, the server refuses for good, or ctx (the transfer
+// manager's FailTimeout) ends.
+func (c uploadClient) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	delay := 250 * time.Millisecond
+	for {
+		out, err := c.Client.AbortMultipartUpload(ctx, in, opts...)
+		var gone *types.NoSuchUpload
+		switch {
+		case err == nil:
+			return out, nil
+		case errors.As(err, &gone):
+			return &s3.AbortMultipartUploadOutput{}, nil
+		case refusedForGood(err):
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 4*time.Second)
+	}
+}
+
+// refusedForGood reports an answer that asking again will not change: a
+// client error such as access denied, as opposed to a network failure or a
+// server error (5xx) that a restarting server gives.
+func refusedForGood(err error) bool {
+	var respErr *awshttp.ResponseError
+	if !errors.As(err, &respErr) {
+		return false
+	}
+	status := respErr.HTTPStatusCode()
+	return status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+}
