@@ -932,6 +932,7 @@ func TestHandlerUploadLimit(t *testing.T) {
 	resp, _ := do(t, http.MethodPut, srv.URL+u, bytes.NewReader(make([]byte, 100)))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	resp, body := do(t, http.MethodGet, srv.URL+"/static/media/big.bin", nil)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "old", string(body), "the old object stays")
 
 	resp, _ = do(t, http.MethodPut, srv.URL+u, bytes.NewReader(make([]byte, 10)))
