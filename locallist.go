@@ -1,0 +1,170 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"iter"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// List yields the objects under prefix in byte order of key, reading each
+// folder as the walk reaches it.
+func (l *Local) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
+	return func(yield func(Info, error) bool) {
+		if err := validatePrefix(prefix); err != nil {
+			yield(Info{}, wrapErr("list", prefix, err))
+			return
+		}
+		w := &walker{l: l, ctx: ctx, prefix: prefix, yield: yield}
+		if opts != nil {
+			w.delimiter = opts.Delimiter
+		}
+		start := "."
+		if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+			start = prefix[:i]
+		}
+		w.walk(start)
+	}
+}
+
+// walker lists a folder tree in byte order of key.
+type walker struct {
+	l         *Local
+	ctx       context.Context
+	prefix    string
+	delimiter string
+	yield     func(Info, error) bool
+	lastGroup string // the grouped prefix yielded last, as members are adjacent
+}
+
+// walk yields the objects in dir and below; false means stop.
+func (w *walker) walk(dir string) bool {
+	if err := w.ctx.Err(); err != nil {
+		w.yield(Info{}, wrapErr("list", w.prefix, err))
+		return false
+	}
+	entries, err := w.l.readDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return true // nothing under this prefix
+		}
+		return w.yield(Info{}, wrapErr("list", w.prefix, plainErr(err)))
+	}
+	for _, e := range entries {
+		key := e.Name()
+		if dir != "." {
+			key = dir + "/" + key
+		}
+		isDir := e.IsDir()
+		if !strings.HasPrefix(key, w.prefix) {
+			continue
+		}
+		if group, ok := w.group(key, isDir); ok {
+			if group == w.lastGroup {
+				continue
+			}
+			if isDir && !w.l.holdsObject(key) {
+				continue
+			}
+			w.lastGroup = group
+			if !w.yield(Info{Key: group, IsDir: true}, nil) {
+				return false
+			}
+			continue
+		}
+		if isDir {
+			if !w.walk(key) {
+				return false
+			}
+			continue
+		}
+		info, err := w.l.describeEntry(key)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the folder was read
+		}
+		if err != nil {
+			err = wrapErr("list", key, err)
+		}
+		if !w.yield(info, err) {
+			return false
+		}
+	}
+	return true
+}
+
+// group returns the grouped prefix that key (a folder when isDir) falls in,
+// when every object at or below key shares it.
+func (w *walker) group(key string, isDir bool) (string, bool) {
+	if w.delimiter == "" {
+		return "", false
+	}
+	rest := key[len(w.prefix):]
+	if isDir {
+		rest += "/"
+	}
+	i := strings.Index(rest, w.delimiter)
+	if i < 0 {
+		return "", false
+	}
+	return w.prefix + rest[:i+len(w.delimiter)], true
+}
+
+// readDir returns the entries of dir that can be objects or folders, sorted
+// so that walking them yields keys in byte order: a folder "a" sorts as "a/",
+// after "a-b" and before "a0".
+func (l *Local) readDir(dir string) ([]fs.DirEntry, error) {
+	d, err := l.root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool {
+		// Temporary files, symbolic links and names no key can have are not objects.
+		return keyProblem(e.Name()) != "" || !(e.Type().IsRegular() || e.IsDir())
+	})
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int {
+		return strings.Compare(sortName(a), sortName(b))
+	})
+	return entries, nil
+}
+
+func sortName(e fs.DirEntry) string {
+	if e.IsDir() {
+		return e.Name() + "/"
+	}
+	return e.Name()
+}
+
+// holdsObject reports whether the folder dir holds an object at any depth.
+func (l *Local) holdsObject(dir string) bool {
+	entries, err := l.readDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() || l.holdsObject(dir+"/"+e.Name()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Local) describeEntry(key string) (Info, error) {
+	f, err := l.root.Open(key)
+	if err != nil {
+		return Info{}, plainErr(err)
+	}
+	defer f.Close()
+	attrs, fi, err := readAttrs(f, key)
+	if err != nil {
+		return Info{}, err
+	}
+	return attrs.info(key, fi), nil
+}
