@@ -1,0 +1,239 @@
+// Command bench measures this library against the libraries a program would
+// use instead, on S3 (MinIO) and on the local disk, and writes BENCHMARKS.md
+// and a chart. Run it through bench/run, which starts MinIO the way the
+// tests do; see bench/README.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orga-server/storage"
+)
+
+type options struct {
+	Rounds, BigRounds int
+	OpTime            time.Duration
+	Large, Huge       int64
+	Keys              int
+	TuneSize          int64
+	Only              []string
+}
+
+func main() {
+	log.SetFlags(log.Ltime)
+	var (
+		quick     = flag.Bool("quick", false, "smoke test: small sizes, short rounds (the report says so)")
+		rounds    = flag.Int("rounds", 5, "rounds of the small-object and List workloads")
+		bigRounds = flag.Int("big-rounds", 3, "rounds of the 1 GiB, unknown-size, DeletePrefix and tuning workloads")
+		opTime    = flag.Duration("op-time", 2*time.Second, "duration of one round of a small-object workload")
+		large     = flag.Int64("large", 64, "the large object, in MiB")
+		huge      = flag.Int64("huge", 1024, "the huge object and the unknown-size upload, in MiB")
+		keys      = flag.Int("keys", 10000, "keys for List and DeletePrefix")
+		tune      = flag.Bool("tune", true, "measure *S3's part size and concurrency")
+		tuneSize  = flag.Int64("tune-size", 512, "object size for -tune, in MiB")
+		only      = flag.String("only", "", "comma-separated workloads to run: small,large,huge,unknown,list,delete,tune (default all)")
+		dir       = flag.String("dir", ".data", "folder for the local contenders, on the disk under test; emptied afterwards")
+		md        = flag.String("md", "../BENCHMARKS.md", "the report to write")
+		png       = flag.String("png", "../benchmarks.png", "the chart to write")
+		minioVer  = flag.String("minio-version", "unknown", "MinIO's version, for the report")
+		command   = flag.String("command", "bench/run", "the command line to name in the report")
+		results   = flag.String("results", "results.json", "where to save the raw results, for -rerender")
+		rerender  = flag.Bool("rerender", false, "write the report and chart again from -results, without measuring")
+
+		childName = flag.String("child", "", "internal: run one unknown-size upload for this contender")
+		childKey  = flag.String("child-key", "", "internal")
+		childSize = flag.Int64("child-size", 0, "internal")
+	)
+	flag.Parse()
+	if *childKey != "" || *childSize != 0 || slices.Contains(os.Args, "-child") {
+		if err := runChild(*childName, *childKey, *childSize); err != nil {
+			log.Fatalf("child %s: %v", *childName, err)
+		}
+		return
+	}
+	opts := options{Rounds: *rounds, BigRounds: *bigRounds, OpTime: *opTime,
+		Large: *large << 20, Huge: *huge << 20, Keys: *keys, TuneSize: *tuneSize << 20}
+	if *quick {
+		opts = options{Rounds: 2, BigRounds: 2, OpTime: 200 * time.Millisecond,
+			Large: 16 << 20, Huge: 64 << 20, Keys: 1000, TuneSize: 64 << 20}
+		*tune = false
+	}
+	if *only != "" {
+		opts.Only = strings.Split(*only, ",")
+	} else if !*tune {
+		opts.Only = []string{"small", "large", "huge", "unknown", "list", "delete"}
+	}
+
+	if *rerender {
+		if err := render(*results, *md, *png); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts, *dir, *md, *png, *results, *minioVer, *command, *quick); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, minioVer, command string, quick bool) error {
+	e := env{Endpoint: os.Getenv("STORAGE_TEST_S3_ENDPOINT"), Bucket: os.Getenv("STORAGE_TEST_S3_BUCKET"),
+		AccessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("STORAGE_TEST_S3_SECRET_KEY")}
+	if e.Endpoint == "" || e.Bucket == "" || e.AccessKey == "" || e.SecretKey == "" {
+		return errors.New("no MinIO: run bench/run, which starts one with scripts/minio and sets STORAGE_TEST_S3_*")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	e.Dir = abs
+	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(e.Dir)
+
+	id := make([]byte, 4)
+	rand.Read(id)
+	b := &bench{ctx: ctx, opts: opts, env: e, stores: map[string]store{}, prefix: "bench-" + hex.EncodeToString(id)}
+	for _, n := range append(slices.Clone(s3Contenders), localContenders...) {
+		s, err := openStore(ctx, n, e)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		b.stores[n] = s
+	}
+	defer b.cleanup()
+
+	others := otherWork()
+	load := sampleLoad(5 * time.Second)
+	start := time.Now()
+	want := func(w string) bool { return len(opts.Only) == 0 || slices.Contains(opts.Only, w) }
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"small", func() error { return b.small("S3", s3Contenders) }},
+		{"small", func() error { return b.small("local", localContenders) }},
+		{"large", func() error { return b.large("S3", s3Contenders, opts.Large, opts.Rounds) }},
+		{"large", func() error { return b.large("local", localContenders, opts.Large, opts.Rounds) }},
+		{"huge", func() error { return b.hugeIfRoom("S3", s3Contenders) }},
+		{"huge", func() error { return b.hugeIfRoom("local", localContenders) }},
+		{"unknown", func() error { return b.unknownSize(s3Contenders, opts.Huge, opts.BigRounds) }},
+		{"list", func() error { return b.list("S3", s3Contenders, opts.Keys, opts.Rounds) }},
+		{"list", func() error { return b.list("local", localContenders, opts.Keys, opts.Rounds) }},
+		{"delete", func() error { return b.deletePrefix("S3", opts.Keys, opts.BigRounds) }},
+		{"delete", func() error { return b.deletePrefix("local", opts.Keys, opts.BigRounds) }},
+		{"tune", func() error { return b.tune(opts.TuneSize, opts.BigRounds) }},
+	}
+	var failures []string
+	for _, s := range steps {
+		if !want(s.name) {
+			continue
+		}
+		// A failed workload is reported, not fatal: the others' figures
+		// are worth keeping.
+		if err := s.run(); err != nil {
+			log.Printf("FAILED: %v", err)
+			failures = append(failures, err.Error())
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	took := time.Since(start).Round(time.Second)
+
+	rounds := fmt.Sprintf("%d (small objects, 64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, tuning); small-object rounds last %s",
+		opts.Rounds, opts.BigRounds, opts.OpTime)
+	if quick {
+		command += " -quick"
+		rounds += ". **Quick mode: a smoke test with small sizes, not a measurement.**"
+	}
+	saved := results{Info: reportInfo{
+		Command: command, Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Took: took.String(),
+		Chart: filepath.Base(pngFile), Load: load.summary(), Rounds: rounds,
+		Machine: machine(e.Dir), Versions: versions(minioVer), Others: others, Failures: failures,
+	}, Figures: b.figures}
+	raw, err := json.MarshalIndent(saved, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(resultsFile, raw, 0o644); err != nil {
+		return err
+	}
+	if err := render(resultsFile, mdFile, pngFile); err != nil {
+		return err
+	}
+	log.Printf("wrote %s, %s and %s in %s", resultsFile, mdFile, pngFile, took)
+	return nil
+}
+
+// results is what a run measured, saved so that the report's wording can
+// change without measuring again.
+type results struct {
+	Info    reportInfo
+	Figures []*figure
+}
+
+// render writes the report and the chart from saved results.
+func render(resultsFile, mdFile, pngFile string) error {
+	raw, err := os.ReadFile(resultsFile)
+	if err != nil {
+		return err
+	}
+	var saved results
+	if err := json.Unmarshal(raw, &saved); err != nil {
+		return fmt.Errorf("%s: %w", resultsFile, err)
+	}
+	saved.Info.Chart = filepath.Base(pngFile)
+	b := &bench{figures: saved.Figures}
+	var buf bytes.Buffer
+	b.report(&buf, saved.Info)
+	if err := os.WriteFile(mdFile, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := b.chart(pngFile); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	return nil
+}
+
+// hugeIfRoom runs the 1 GiB put/get when the disk has room for it: the
+// machine may be shared, and a full disk fails more than this benchmark.
+func (b *bench) hugeIfRoom(kind string, names []string) error {
+	var st syscall.Statfs_t
+	need := int64(len(names)+2) * b.opts.Huge // the objects, and MinIO's or the filesystem's slack
+	if err := syscall.Statfs(b.env.Dir, &st); err == nil && int64(st.Bavail)*st.Bsize < need {
+		log.Printf("skipping %s %s put/get: %d MiB free, %d MiB needed", kind, sizeLabel(b.opts.Huge), int64(st.Bavail)*st.Bsize>>20, need>>20)
+		return nil
+	}
+	return b.large(kind, names, b.opts.Huge, b.opts.BigRounds)
+}
+
+// cleanup deletes this run's S3 objects; the local folder goes with e.Dir.
+func (b *bench) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := storage.NewS3(ctx, b.env.s3Config())
+	if err == nil {
+		_, err = storage.DeletePrefix(ctx, s, b.prefix+"/")
+	}
+	if err != nil {
+		log.Printf("cleanup: %v", err)
+	}
+}
