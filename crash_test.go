@@ -22,13 +22,11 @@ func TestLocalSurvivesSIGKILL(t *testing.T) {
 	if dir := os.Getenv("STORAGE_CRASH_DIR"); dir != "" {
 		crashingPut(dir) // the child: never returns
 	}
-	dir := t.TempDir()
-	l, err := storage.NewLocal(dir, nil)
-	require.NoError(t, err)
-	defer l.Close()
+	l := newLocal(t)
+	dir := l.Dir()
 	ctx := context.Background()
 	old := strings.Repeat("old object ", 1000)
-	_, err = l.Put(ctx, "videos/talk.mp4", strings.NewReader(old), nil)
+	_, err := l.Put(ctx, "videos/talk.mp4", strings.NewReader(old), nil)
 	require.NoError(t, err)
 
 	child := exec.Command(os.Args[0], "-test.run=^TestLocalSurvivesSIGKILL$")

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/orga-server/storage"
+	"github.com/orga-server/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -446,17 +447,7 @@ func TestHandlerNeverLeavesRoot(t *testing.T) {
 
 func TestHandlerUnusualKeys(t *testing.T) {
 	fx := newMediaFixture(t, nil)
-	for i, key := range []string{
-		"événements/42/ünïcödé ñ.png",
-		"with space/a b.txt",
-		"plus+sign/a+b.txt",
-		"percent/100%.txt",
-		"hash#and?query.txt",
-		".hidden/.file",
-		"..dots/...",
-		"quote'\"<>&.txt",
-		"semi;colon=1,x.txt",
-	} {
+	for i, key := range storagetest.UnusualKeys {
 		data := fmt.Appendf(nil, "object %d", i)
 		fx.put(t, key, data, &storage.PutOptions{ContentType: "text/plain"})
 		resp, body := do(t, http.MethodGet, fx.url(t, key), nil)

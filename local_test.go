@@ -38,11 +38,9 @@ func filesUnder(t *testing.T, dir string) []string {
 }
 
 func TestLocalLayout(t *testing.T) {
-	dir := t.TempDir()
-	l, err := storage.NewLocal(dir, nil)
-	require.NoError(t, err)
-	defer l.Close()
-	_, err = l.Put(context.Background(), "events/42/speakers/7/photo.png", strings.NewReader("png"), nil)
+	l := newLocal(t)
+	dir := l.Dir()
+	_, err := l.Put(context.Background(), "events/42/speakers/7/photo.png", strings.NewReader("png"), nil)
 	require.NoError(t, err)
 	data, err := os.ReadFile(filepath.Join(dir, "events/42/speakers/7/photo.png"))
 	require.NoError(t, err, "objects live at <dir>/<key>")
@@ -51,12 +49,10 @@ func TestLocalLayout(t *testing.T) {
 }
 
 func TestLocalFailedPutLeavesNoTemporaryFile(t *testing.T) {
-	dir := t.TempDir()
-	l, err := storage.NewLocal(dir, nil)
-	require.NoError(t, err)
-	defer l.Close()
+	l := newLocal(t)
+	dir := l.Dir()
 	ctx := context.Background()
-	_, err = l.Put(ctx, "a/kept", strings.NewReader("old"), nil)
+	_, err := l.Put(ctx, "a/kept", strings.NewReader("old"), nil)
 	require.NoError(t, err)
 
 	broken := errors.New("network gone")
@@ -136,10 +132,8 @@ func TestLocalNeverLeavesItsRoot(t *testing.T) {
 }
 
 func TestLocalFileCopiedInByHand(t *testing.T) {
-	dir := t.TempDir()
-	l, err := storage.NewLocal(dir, nil)
-	require.NoError(t, err)
-	defer l.Close()
+	l := newLocal(t)
+	dir := l.Dir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "legacy"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "legacy/logo.png"), []byte("png"), 0o644))
 
@@ -151,12 +145,10 @@ func TestLocalFileCopiedInByHand(t *testing.T) {
 }
 
 func TestLocalCleanup(t *testing.T) {
-	dir := t.TempDir()
-	l, err := storage.NewLocal(dir, nil)
-	require.NoError(t, err)
-	defer l.Close()
+	l := newLocal(t)
+	dir := l.Dir()
 	ctx := context.Background()
-	_, err = l.Put(ctx, "a/kept", strings.NewReader("old"), nil)
+	_, err := l.Put(ctx, "a/kept", strings.NewReader("old"), nil)
 	require.NoError(t, err)
 
 	// What a process killed mid-Put leaves behind, and what a live Put holds.

@@ -20,21 +20,10 @@ import (
 	"time"
 
 	"github.com/orga-server/storage"
+	"github.com/orga-server/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// unusualKeys are keys whose URLs need escaping: S3 reads a raw "+" as a
-// space, "#" and "?" end the path, and "%" starts an escape.
-var unusualKeys = []string{
-	"events/1/a b.txt",
-	"events/1/c++.txt",
-	"events/1/100%.txt",
-	"events/1/#hash.txt",
-	"events/1/what?.txt",
-	"events/1/ünïcødé 日本.txt",
-	"events/1/semi;colon=equals&amp.txt",
-}
 
 func TestS3PublicURL(t *testing.T) {
 	m := needMinIO(t)
@@ -44,7 +33,7 @@ func TestS3PublicURL(t *testing.T) {
 	s := emptyS3(t, public)
 	private := emptyS3(t, m.config())
 
-	for i, key := range unusualKeys {
+	for i, key := range storagetest.UnusualKeys {
 		body := fmt.Sprintf("object %d: %s", i, key)
 		_, err := s.Put(ctx, key, strings.NewReader(body), &storage.PutOptions{ContentType: "text/x-test; charset=utf-8"})
 		require.NoError(t, err)
@@ -54,15 +43,15 @@ func TestS3PublicURL(t *testing.T) {
 		u, err := s.URL(key)
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(u, m.endpoint+"/"+m.publicBucket+"/"), u)
-		status, got, header := fetch(t, http.MethodGet, u, nil)
-		require.Equal(t, http.StatusOK, status, "%s: %s", u, got)
+		resp, got := do(t, http.MethodGet, u, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", u, got)
 		assert.Equal(t, body, string(got), u)
-		assert.Equal(t, "text/x-test; charset=utf-8", header.Get("Content-Type"), u)
+		assert.Equal(t, "text/x-test; charset=utf-8", resp.Header.Get("Content-Type"), u)
 
 		u, err = private.URL(key)
 		require.NoError(t, err)
-		status, _, _ = fetch(t, http.MethodGet, u, nil)
-		assert.Equal(t, http.StatusForbidden, status, "without a public-read policy, %s must be denied", u)
+		resp, _ = do(t, http.MethodGet, u, nil)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "without a public-read policy, %s must be denied", u)
 	}
 }
 
@@ -70,14 +59,14 @@ func TestS3SignedURL(t *testing.T) {
 	m := needMinIO(t)
 	ctx := context.Background()
 	s := emptyS3(t, m.config())
-	for _, key := range unusualKeys {
+	for _, key := range storagetest.UnusualKeys {
 		_, err := s.Put(ctx, key, strings.NewReader("secret "+key), nil)
 		require.NoError(t, err)
 
 		u, err := s.SignedURL(ctx, key, nil)
 		require.NoError(t, err)
-		status, got, _ := fetch(t, http.MethodGet, u, nil)
-		require.Equal(t, http.StatusOK, status, "%s: %s", u, got)
+		resp, got := do(t, http.MethodGet, u, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", u, got)
 		assert.Equal(t, "secret "+key, string(got))
 
 		parsed, err := url.Parse(u)
@@ -88,19 +77,19 @@ func TestS3SignedURL(t *testing.T) {
 		sig[len(sig)-1] ^= 1
 		q.Set("X-Amz-Signature", string(sig))
 		parsed.RawQuery = q.Encode()
-		status, _, _ = fetch(t, http.MethodGet, parsed.String(), nil)
-		assert.Equal(t, http.StatusForbidden, status, "a tampered signature must be denied")
+		resp, _ = do(t, http.MethodGet, parsed.String(), nil)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a tampered signature must be denied")
 	}
 
 	t.Run("expiry", func(t *testing.T) {
-		key := unusualKeys[0]
+		key := storagetest.UnusualKeys[0]
 		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Expires: 2 * time.Second})
 		require.NoError(t, err)
-		status, _, _ := fetch(t, http.MethodGet, u, nil)
-		require.Equal(t, http.StatusOK, status)
+		resp, _ := do(t, http.MethodGet, u, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
 		time.Sleep(3 * time.Second)
-		status, _, _ = fetch(t, http.MethodGet, u, nil)
-		assert.Equal(t, http.StatusForbidden, status, "an expired URL must be denied")
+		resp, _ = do(t, http.MethodGet, u, nil)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "an expired URL must be denied")
 	})
 
 	t.Run("put", func(t *testing.T) {
@@ -108,8 +97,8 @@ func TestS3SignedURL(t *testing.T) {
 		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Method: http.MethodPut, Expires: time.Hour})
 		require.NoError(t, err)
 		body := []byte("%PDF-1.4 uploaded by the browser")
-		status, got, _ := fetch(t, http.MethodPut, u, body, "Content-Type", "application/pdf")
-		require.Equal(t, http.StatusOK, status, "%s: %s", u, got)
+		resp, got := do(t, http.MethodPut, u, bytes.NewReader(body), "Content-Type", "application/pdf")
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", u, got)
 
 		info, err := s.Stat(ctx, key)
 		require.NoError(t, err)
@@ -123,20 +112,20 @@ func TestS3SignedURL(t *testing.T) {
 		assert.Equal(t, body, data)
 
 		// A PUT URL grants nothing else.
-		status, _, _ = fetch(t, http.MethodGet, u, nil)
-		assert.Equal(t, http.StatusForbidden, status)
+		resp, _ = do(t, http.MethodGet, u, nil)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 	})
 
 	t.Run("put with content type", func(t *testing.T) {
 		key := "uploads/photo.jpg"
 		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Method: http.MethodPut, ContentType: "image/jpeg"})
 		require.NoError(t, err)
-		status, _, _ := fetch(t, http.MethodPut, u, []byte("jpeg"), "Content-Type", "text/html")
-		assert.Equal(t, http.StatusForbidden, status, "another content type than the signed one")
+		resp, _ := do(t, http.MethodPut, u, bytes.NewReader([]byte("jpeg")), "Content-Type", "text/html")
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "another content type than the signed one")
 		_, err = s.Stat(ctx, key)
 		require.ErrorIs(t, err, fs.ErrNotExist)
-		status, got, _ := fetch(t, http.MethodPut, u, []byte("jpeg"), "Content-Type", "image/jpeg")
-		require.Equal(t, http.StatusOK, status, "%s", got)
+		resp, got := do(t, http.MethodPut, u, bytes.NewReader([]byte("jpeg")), "Content-Type", "image/jpeg")
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", got)
 		info, err := s.Stat(ctx, key)
 		require.NoError(t, err)
 		assert.Equal(t, "image/jpeg", info.ContentType)
@@ -156,23 +145,6 @@ func TestS3SignedURL(t *testing.T) {
 	})
 }
 
-// fetch does a plain HTTP request, as a browser or curl would, with header
-// given as name, value pairs.
-func fetch(t *testing.T, method, u string, body []byte, header ...string) (int, []byte, http.Header) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
-	require.NoError(t, err)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, got, resp.Header
-}
-
 func TestS3RegionDetection(t *testing.T) {
 	m := needMinIO(t)
 	require.NotEmpty(t, m.regionalEndpoint, "scripts/minio starts a second server in another region")
@@ -186,8 +158,8 @@ func TestS3RegionDetection(t *testing.T) {
 	u, err := s.SignedURL(ctx, "region.txt", nil)
 	require.NoError(t, err)
 	assert.Contains(t, u, "%2F"+m.regionalRegion+"%2Fs3%2Faws4_request", "signed for the detected region")
-	status, got, _ := fetch(t, http.MethodGet, u, nil)
-	require.Equal(t, http.StatusOK, status)
+	resp, got := do(t, http.MethodGet, u, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "eu", string(got))
 	assert.Contains(t, fmt.Sprint(s), m.regionalRegion)
 

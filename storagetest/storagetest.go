@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -456,20 +457,25 @@ func testInvalidKeys(t *testing.T, s storage.Storage) {
 	assert.Equal(t, []byte("x"), read(t, s, "ok"))
 }
 
+// UnusualKeys are valid keys that a URL must escape or a filesystem may
+// trip on: spaces, "+" (which S3 reads as a space), "%", "#", "?", unicode,
+// HTML-special characters and segments of dots.
+var UnusualKeys = []string{
+	"événements/42/ünïcödé 日本 ñ.png",
+	"with space/a b.txt",
+	"plus+sign/c++.txt",
+	"percent/100%.txt",
+	"hash#and?query.txt",
+	"semi;colon=equals&amp,x.txt",
+	".hidden/.file",
+	"..dots/...",
+	"quote'\"<>&.txt",
+}
+
 func testUnusualKeys(t *testing.T, s storage.Storage) {
 	long := strings.Repeat(strings.Repeat("k", 99)+"/", 10) + strings.Repeat("z", storage.MaxKeyLen-1000)
 	require.Len(t, long, storage.MaxKeyLen)
-	unusual := []string{
-		"événements/42/ünïcödé ñ.png",
-		"with space/a b.txt",
-		"plus+sign/a+b.txt",
-		"percent/100%.txt",
-		"hash#and?query.txt",
-		".hidden/.file",
-		"..dots/...",
-		"quote'\"<>&.txt",
-		long,
-	}
+	unusual := append(slices.Clone(UnusualKeys), long)
 	for i, key := range unusual {
 		require.NoError(t, storage.ValidateKey(key), key)
 		data := payload(uint64(i), 100+i)
