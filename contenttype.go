@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"mime"
 	"net/http"
@@ -51,16 +52,19 @@ func typeByExtension(key string) string {
 	if ext == "" {
 		return ""
 	}
+	return cmp.Or(pinnedType(ext), mime.TypeByExtension(ext))
+}
+
+// pinnedType returns the type commonTypes gives ext, in any case, or "".
+func pinnedType(ext string) string {
 	if t, ok := commonTypes[ext]; ok {
 		return t
 	}
 	// Most keys come with lower-case extensions; only the rest pay for lowering.
 	if lower := asciiLower(ext); lower != ext {
-		if t, ok := commonTypes[lower]; ok {
-			return t
-		}
+		return commonTypes[lower]
 	}
-	return mime.TypeByExtension(ext)
+	return ""
 }
 
 func asciiLower(s string) string {
@@ -76,6 +80,14 @@ func asciiLower(s string) string {
 		}
 	}
 	return s
+}
+
+// impliedType is the content type an object stored under key has unless
+// told otherwise: the pinned type of its extension, else
+// application/octet-stream. Unlike typeByExtension it never depends on the
+// host, so Local can leave it out of the attributes it stores.
+func impliedType(key string) string {
+	return cmp.Or(pinnedType(path.Ext(key)), "application/octet-stream")
 }
 
 // detectContentType resolves an object's content type: the explicit one, else

@@ -45,6 +45,7 @@ type LocalOptions struct {
 // Linux 6.6 or later, APFS).
 type Local struct {
 	root       *os.Root
+	files      beneath // opens objects for reading in one system call
 	dir        string
 	baseURL    string
 	signingKey []byte
@@ -77,9 +78,9 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
-	l := &Local{root: root, dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey}
+	l := &Local{root: root, files: newBeneath(root, dir), dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey}
 	if err := l.probeAttrs(); err != nil {
-		root.Close()
+		l.Close()
 		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)
 	}
 	return l, nil
@@ -88,9 +89,9 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 // probeAttrs fails early, at startup, on a filesystem that would make every
 // Put fail.
 func (l *Local) probeAttrs() error {
-	f, name, err := l.createTemp(".")
+	f, name, err := createTempIn(l.root)
 	if err != nil {
-		return err
+		return plainErr(err)
 	}
 	defer l.root.Remove(name)
 	defer f.Close()
@@ -101,7 +102,10 @@ func (l *Local) probeAttrs() error {
 }
 
 // Close releases the directory. The Local must not be used afterwards.
-func (l *Local) Close() error { return l.root.Close() }
+func (l *Local) Close() error {
+	l.files.close()
+	return l.root.Close()
+}
 
 // Dir returns the absolute path of the directory holding the objects.
 func (l *Local) Dir() string { return l.dir }
@@ -111,12 +115,39 @@ func (l *Local) BaseURL() string { return l.baseURL }
 
 // localAttrs is what the extended attribute holds.
 type localAttrs struct {
-	ContentType        string            `json:"type,omitempty"`
-	ContentDisposition string            `json:"disposition,omitempty"`
-	CacheControl       string            `json:"cache,omitempty"`
-	Metadata           map[string]string `json:"meta,omitempty"`
-	ETag               string            `json:"etag,omitempty"`
-	Private            bool              `json:"private,omitempty"`
+	// One-letter names keep the common case, a type and an ETag, within the
+	// inode; see encode.
+	ContentType        string            `json:"t,omitempty"`
+	ContentDisposition string            `json:"d,omitempty"`
+	CacheControl       string            `json:"c,omitempty"`
+	Metadata           map[string]string `json:"m,omitempty"`
+	ETag               string            `json:"e,omitempty"`
+	Private            bool              `json:"p,omitempty"`
+}
+
+// encode returns the attributes as stored for key. The xattr stays small
+// enough for ext4 to keep it inside the inode (about 60 bytes), which spares
+// every Put the write of a separate metadata block: the content type is left
+// out when key's extension implies it, and the ETag is kept without quotes.
+func (a localAttrs) encode(key string) []byte {
+	if a.ContentType == impliedType(key) {
+		a.ContentType = ""
+	}
+	a.ETag = strings.Trim(a.ETag, `"`)
+	encoded, _ := json.Marshal(a) // strings, a bool and a map of strings cannot fail
+	return encoded
+}
+
+// decode reverses encode.
+func (a *localAttrs) decode(raw []byte, key string) error {
+	if err := json.Unmarshal(raw, a); err != nil {
+		return err
+	}
+	a.ContentType = cmp.Or(a.ContentType, impliedType(key))
+	if a.ETag != "" {
+		a.ETag = `"` + strings.Trim(a.ETag, `"`) + `"`
+	}
+	return nil
 }
 
 // Put stores r under key. See [Local] for what it guarantees.
@@ -149,27 +180,27 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 
 // write stores src under key with attrs, atomically and durably.
 func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs localAttrs) (Info, error) {
-	dir := path.Dir(key)
-	f, tmp, err := l.createTemp(dir)
+	dir, name := path.Dir(key), path.Base(key)
+	// Every os.Root call walks its path one folder at a time, so the folder
+	// is opened once and the temporary file, the rename and the sync are
+	// done relative to it: a third of the system calls of a small Put.
+	folder, f, tmp, err := l.createTemp(dir)
 	if err != nil {
 		return Info{}, err
 	}
+	defer folder.Close()
 	committed := false
 	defer func() {
 		if !committed {
 			f.Close()
-			l.root.Remove(tmp)
+			folder.Remove(tmp)
 		}
 	}()
 
 	if _, err := copyData(f, src); err != nil {
 		return Info{}, plainErr(err)
 	}
-	encoded, err := json.Marshal(attrs)
-	if err != nil {
-		return Info{}, err
-	}
-	if err := setAttr(f, attrName, encoded); err != nil {
+	if err := setAttr(f, attrName, attrs.encode(key)); err != nil {
 		return Info{}, fmt.Errorf("keep attributes: %w", plainErr(err))
 	}
 	if err := f.Sync(); err != nil {
@@ -186,45 +217,66 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
-	if err := l.root.Rename(tmp, key); err != nil {
-		if st, serr := l.root.Lstat(key); serr == nil && st.IsDir() {
+	if err := folder.Rename(tmp, name); err != nil {
+		if st, serr := folder.Lstat(name); serr == nil && st.IsDir() {
 			return Info{}, fmt.Errorf("%w: on local disk %q is a folder holding other objects", fs.ErrExist, key)
 		}
 		return Info{}, plainErr(err)
 	}
 	committed = true
-	if err := l.syncDir(dir); err != nil {
+	if err := syncDir(folder, "."); err != nil {
 		return Info{}, plainErr(err)
 	}
 	return attrs.info(key, fi), nil
 }
 
-// createTemp creates a temporary file in dir, creating dir if needed, and
-// locks it so that Cleanup can tell a live Put's file from a dead one's.
-func (l *Local) createTemp(dir string) (*os.File, string, error) {
+// createTemp opens the folder dir, creating it if needed, and creates a
+// temporary file in it, locked so that Cleanup can tell a live Put's file
+// from a dead one's. The caller closes the folder.
+func (l *Local) createTemp(dir string) (folder *os.Root, f *os.File, name string, err error) {
 	for attempt := 0; ; attempt++ {
-		name := path.Join(dir, tempMarker+randomHex(8))
-		f, err := l.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		folder, err = l.root.OpenRoot(dir)
 		if err == nil {
-			if err := lockFile(f, true); err != nil {
-				f.Close()
-				l.root.Remove(name)
-				return nil, "", plainErr(err)
+			f, name, err = createTempIn(folder)
+			if err == nil {
+				return folder, f, name, nil
 			}
-			return f, name, nil
+			folder.Close()
 		}
 		// A concurrent Delete may prune the folder between MkdirAll and
-		// OpenFile; try again a few times before giving up.
+		// creating the file; try again a few times before giving up.
 		if !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
-			if errors.Is(err, syscall.ENOTDIR) {
-				return nil, "", fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
+			if l.notFolder(dir) {
+				return nil, nil, "", fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
 			}
-			return nil, "", plainErr(err)
+			return nil, nil, "", plainErr(err)
 		}
 		if err := l.mkdirAll(dir); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 	}
+}
+
+// notFolder reports whether dir, or a folder on its path, is a file. It
+// explains the errors of OpenRoot, which are not all syscall.ENOTDIR.
+func (l *Local) notFolder(dir string) bool {
+	st, err := l.root.Stat(dir)
+	return errors.Is(err, syscall.ENOTDIR) || err == nil && !st.IsDir()
+}
+
+// createTempIn creates and locks a temporary file in folder.
+func createTempIn(folder *os.Root) (*os.File, string, error) {
+	name := tempMarker + randomHex(8)
+	f, err := folder.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := lockFile(f, true); err != nil {
+		f.Close()
+		folder.Remove(name)
+		return nil, "", plainErr(err)
+	}
+	return f, name, nil
 }
 
 // mkdirAll creates dir and syncs the folders whose entries it added, so that
@@ -244,15 +296,15 @@ func (l *Local) mkdirAll(dir string) error {
 		return plainErr(err)
 	}
 	for _, d := range created {
-		if err := l.syncDir(path.Dir(d)); err != nil {
+		if err := syncDir(l.root, path.Dir(d)); err != nil {
 			return plainErr(err)
 		}
 	}
 	return nil
 }
 
-func (l *Local) syncDir(dir string) error {
-	d, err := l.root.Open(dir)
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -265,7 +317,7 @@ func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, localAttrs{}, nil, err
 	}
-	f, err := l.root.Open(key)
+	f, err := l.files.open(key)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, localAttrs{}, nil, errNoObject
@@ -293,7 +345,7 @@ func readAttrs(f *os.File, key string) (localAttrs, fs.FileInfo, error) {
 	raw, err := getAttr(f, attrName)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(raw, &attrs); err != nil {
+		if err := attrs.decode(raw, key); err != nil {
 			return attrs, nil, fmt.Errorf("read attributes: %w", err)
 		}
 	case errors.Is(err, errNoAttr):
@@ -527,7 +579,9 @@ func plainErr(err error) error {
 	return err
 }
 
-func newETag() string { return `"` + randomHex(16) + `"` }
+// newETag returns a random ETag. 64 bits tell versions of one object apart
+// as well as a hash would, and keep the attributes small (see encode).
+func newETag() string { return `"` + randomHex(8) + `"` }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

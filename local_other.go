@@ -15,3 +15,12 @@ var errNoAttr = fmt.Errorf("extended attributes are supported on Linux only: %w"
 func setAttr(*os.File, string, []byte) error   { return errNoAttr }
 func getAttr(*os.File, string) ([]byte, error) { return nil, errNoAttr }
 func lockFile(*os.File, bool) error            { return nil }
+
+// beneath opens files below the Local's directory through its os.Root.
+type beneath struct{ root *os.Root }
+
+func newBeneath(root *os.Root, _ string) beneath { return beneath{root} }
+
+func (b beneath) open(name string) (*os.File, error) { return b.root.Open(name) }
+
+func (b beneath) close() {}

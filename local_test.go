@@ -94,6 +94,11 @@ func TestLocalFolderAndObjectClash(t *testing.T) {
 }
 
 func TestLocalNeverLeavesItsRoot(t *testing.T) {
+	t.Run("openat2", func(t *testing.T) { testNeverLeavesItsRoot(t, func(*storage.Local) {}) })
+	t.Run("os.Root", func(t *testing.T) { testNeverLeavesItsRoot(t, storage.WithoutOpenat2) })
+}
+
+func testNeverLeavesItsRoot(t *testing.T, setUp func(*storage.Local)) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "root")
 	outside := filepath.Join(parent, "outside")
@@ -102,6 +107,7 @@ func TestLocalNeverLeavesItsRoot(t *testing.T) {
 	l, err := storage.NewLocal(dir, nil)
 	require.NoError(t, err)
 	defer l.Close()
+	setUp(l)
 	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
 	require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "file-link")))
 	ctx := context.Background()
@@ -129,6 +135,27 @@ func TestLocalNeverLeavesItsRoot(t *testing.T) {
 		listed = append(listed, info.Key)
 	}
 	assert.Empty(t, listed, "links are not objects")
+}
+
+// TestLocalAttributesTakeNoSpace checks that an object put with the usual
+// options takes no more disk space than a plain file of the same bytes: its
+// attributes fit in the inode (on ext4: about 60 bytes) instead of costing
+// every Put a separate metadata block to write and sync.
+func TestLocalAttributesTakeNoSpace(t *testing.T) {
+	l := newLocal(t)
+	data := bytes.Repeat([]byte("x"), 4096)
+	plain := filepath.Join(l.Dir(), "plain")
+	require.NoError(t, os.WriteFile(plain, data, 0o644))
+	var want unix.Stat_t
+	require.NoError(t, unix.Stat(plain, &want))
+
+	for _, key := range []string{"events/1/logo.png", "exports/42/report.bin", "uploads/no-extension"} {
+		_, err := l.Put(context.Background(), key, bytes.NewReader(data), nil)
+		require.NoError(t, err)
+		var got unix.Stat_t
+		require.NoError(t, unix.Stat(filepath.Join(l.Dir(), key), &got))
+		assert.LessOrEqual(t, got.Blocks, want.Blocks, "%s takes more disk blocks than a plain file of its bytes", key)
+	}
 }
 
 func TestLocalFileCopiedInByHand(t *testing.T) {

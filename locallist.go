@@ -116,7 +116,7 @@ func (w *walker) group(key string, isDir bool) (string, bool) {
 // so that walking them yields keys in byte order: a folder "a" sorts as "a/",
 // after "a-b" and before "a0".
 func (l *Local) readDir(dir string) ([]fs.DirEntry, error) {
-	d, err := l.root.Open(dir)
+	d, err := l.files.open(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (l *Local) holdsObject(dir string) bool {
 }
 
 func (l *Local) describeEntry(key string) (Info, error) {
-	f, err := l.root.Open(key)
+	f, err := l.files.open(key)
 	if err != nil {
 		return Info{}, plainErr(err)
 	}

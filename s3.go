@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -311,32 +312,63 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 	if err != nil {
 		return Info{}, err
 	}
-	counted := &countingReader{ctx: ctx, r: body}
 	metadata := lowerMetadata(opts.Metadata)
-	out, err := c.uploader.UploadObject(ctx, &transfermanager.UploadObjectInput{
-		Bucket:             aws.String(s.bucket),
-		Key:                aws.String(key),
-		Body:               counted,
-		ContentType:        aws.String(contentType),
-		ContentDisposition: optional(opts.ContentDisposition),
-		CacheControl:       optional(opts.CacheControl),
-		Metadata:           metadata,
-		ACL:                tmtypes.ObjectCannedACL(s.objectACL(opts.Private)),
-	})
-	if err != nil {
-		return Info{}, s.translate(ctx, err, "s3:PutObject")
+	// A body that fits one buffer goes out in one PutObject from memory;
+	// the transfer manager would copy it into a part buffer of its own and
+	// run goroutines for it. Larger ones stream through the manager.
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	counted := &countingReader{ctx: ctx, r: body}
+	n, err := io.ReadFull(counted, *buf)
+	var (
+		etag   *string
+		result middleware.Metadata
+	)
+	switch err {
+	case io.EOF, io.ErrUnexpectedEOF:
+		out, err := c.api.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:             aws.String(s.bucket),
+			Key:                aws.String(key),
+			Body:               bytes.NewReader((*buf)[:n]),
+			ContentLength:      aws.Int64(int64(n)),
+			ContentType:        aws.String(contentType),
+			ContentDisposition: optional(opts.ContentDisposition),
+			CacheControl:       optional(opts.CacheControl),
+			Metadata:           metadata,
+			ACL:                types.ObjectCannedACL(s.objectACL(opts.Private)),
+		})
+		if err != nil {
+			return Info{}, s.translate(ctx, err, "s3:PutObject")
+		}
+		etag, result = out.ETag, out.ResultMetadata
+	case nil:
+		out, err := c.uploader.UploadObject(ctx, &transfermanager.UploadObjectInput{
+			Bucket:             aws.String(s.bucket),
+			Key:                aws.String(key),
+			Body:               io.MultiReader(bytes.NewReader((*buf)[:n]), counted),
+			ContentType:        aws.String(contentType),
+			ContentDisposition: optional(opts.ContentDisposition),
+			CacheControl:       optional(opts.CacheControl),
+			Metadata:           metadata,
+			ACL:                tmtypes.ObjectCannedACL(s.objectACL(opts.Private)),
+		})
+		if err != nil {
+			return Info{}, s.translate(ctx, err, "s3:PutObject")
+		}
+		etag, result = out.ETag, out.ResultMetadata
+	default:
+		return Info{}, err
 	}
-	info := Info{
+	return Info{
 		Key:                key,
 		Size:               counted.n,
 		ContentType:        contentType,
 		ContentDisposition: opts.ContentDisposition,
 		CacheControl:       opts.CacheControl,
-		ETag:               aws.ToString(out.ETag),
+		ETag:               aws.ToString(etag),
+		ModTime:            modTimeAfterPut(result),
 		Metadata:           metadata,
-	}
-	info.ModTime = modTimeAfterPut(out.ResultMetadata)
-	return info, nil
+	}, nil
 }
 
 // objectACL returns the canned ACL to send for an object: the configured

@@ -30,6 +30,7 @@ type minio struct {
 	restrictedBucket                       string
 	restrictedKey, restrictedSecret        string
 	noPutKey, noPutSecret                  string
+	readOnlyKey, readOnlySecret            string
 	regionalEndpoint, regionalRegion       string
 }
 
@@ -50,6 +51,8 @@ func needMinIO(t *testing.T) minio {
 		restrictedSecret: get("RESTRICTED_SECRET_KEY"),
 		noPutKey:         get("NOPUT_ACCESS_KEY"),
 		noPutSecret:      get("NOPUT_SECRET_KEY"),
+		readOnlyKey:      get("READONLY_ACCESS_KEY"),
+		readOnlySecret:   get("READONLY_SECRET_KEY"),
 		regionalEndpoint: get("REGIONAL_ENDPOINT"),
 		regionalRegion:   get("REGIONAL_REGION"),
 	}
@@ -181,6 +184,35 @@ func TestS3WithoutPutObject(t *testing.T) {
 	_, err = s.Stat(ctx, "missing.txt")
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	require.NoError(t, s.Delete(ctx, "existing.txt"))
+}
+
+// TestS3DeletePrefixWithoutDeleteObject checks that a DeletePrefix the
+// policy forbids says so, deletes nothing and counts nothing, although its
+// requests run concurrently.
+func TestS3DeletePrefixWithoutDeleteObject(t *testing.T) {
+	m := needMinIO(t)
+	ctx := context.Background()
+	owner := emptyS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: m.restrictedSecret, Endpoint: m.endpoint})
+	const n = 2500 // three pages of a listing
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("exports/%04d.csv", i))
+	}
+	putConcurrently(t, owner, want)
+
+	s := newS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.readOnlyKey, SecretKey: m.readOnlySecret, Endpoint: m.endpoint})
+	deleted, err := s.DeletePrefix(ctx, "exports/")
+	require.ErrorIs(t, err, fs.ErrPermission)
+	assert.Contains(t, err.Error(), `storage: delete prefix "exports/": `)
+	assert.Contains(t, err.Error(), "s3:DeleteObject")
+	assert.Equal(t, 0, deleted)
+
+	var got []string
+	for info, err := range owner.List(ctx, "exports/", nil) {
+		require.NoError(t, err)
+		got = append(got, info.Key)
+	}
+	assert.Equal(t, want, got, "every object is still there")
 }
 
 func TestS3WrongCredentials(t *testing.T) {
@@ -322,6 +354,26 @@ func TestS3RangeEdges(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist)
 }
 
+// putConcurrently puts every key, its own name as its content, 16 at a time.
+func putConcurrently(t *testing.T, s storage.Storage, keys []string) {
+	t.Helper()
+	queue := make(chan string)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for key := range queue {
+				_, err := s.Put(context.Background(), key, strings.NewReader(key), nil)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	for _, key := range keys {
+		queue <- key
+	}
+	close(queue)
+	wg.Wait()
+}
+
 // TestS3ManyKeys crosses ListObjectsV2's and DeleteObjects' limit of 1000
 // keys a request.
 func TestS3ManyKeys(t *testing.T) {
@@ -338,21 +390,7 @@ func TestS3ManyKeys(t *testing.T) {
 		want = append(want, key)
 	}
 	sort.Strings(want)
-	keys := make(chan string)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for key := range keys {
-				_, err := s.Put(ctx, key, strings.NewReader(key), nil)
-				assert.NoError(t, err)
-			}
-		})
-	}
-	for _, key := range want {
-		keys <- key
-	}
-	close(keys)
-	wg.Wait()
+	putConcurrently(t, s, want)
 
 	var got []string
 	for info, err := range s.List(ctx, "many/", nil) {

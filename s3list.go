@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -119,11 +121,21 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	deleted := 0
 	// Pages hold at most 1000 keys, the most a DeleteObjects request takes.
+	// The next page is listed while earlier ones are deleted: the listing
+	// resumes after the last key it returned, deleted or not, and most of
+	// the time goes to the deletions, which the server does key by key.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		deleted  atomic.Int64
+		inFlight = make(chan struct{}, deletesInFlight)
+		wg       sync.WaitGroup
+	)
 	for page, err := range s.pages(ctx, prefix, "") {
 		if err != nil {
-			return deleted, err
+			cancel(err)
+			break
 		}
 		if len(page.Contents) == 0 {
 			continue
@@ -132,20 +144,32 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 		for i, o := range page.Contents {
 			ids[i] = types.ObjectIdentifier{Key: o.Key}
 		}
-		out, err := c.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: aws.String(s.bucket),
-			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		inFlight <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-inFlight }()
+			out, err := c.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: aws.String(s.bucket),
+				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+			})
+			switch {
+			case err != nil:
+				cancel(s.translate(ctx, err, "s3:DeleteObject"))
+			case len(out.Errors) > 0:
+				cancel(s.deleteErrors(out.Errors))
+			}
+			if out != nil {
+				deleted.Add(int64(len(ids) - len(out.Errors)))
+			}
 		})
-		if err != nil {
-			return deleted, s.translate(ctx, err, "s3:DeleteObject")
-		}
-		deleted += len(ids) - len(out.Errors)
-		if len(out.Errors) > 0 {
-			return deleted, s.deleteErrors(out.Errors)
-		}
 	}
-	return deleted, nil
+	wg.Wait()
+	// The first failure, or the caller's cancellation, stops the rest.
+	return int(deleted.Load()), context.Cause(ctx)
 }
+
+// deletesInFlight is how many DeleteObjects requests DeletePrefix keeps
+// going at once.
+const deletesInFlight = 4
 
 // deleteErrors reports the keys a DeleteObjects request failed to delete,
 // the first few by name.

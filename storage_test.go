@@ -20,3 +20,13 @@ func newLocal(t *testing.T) *storage.Local {
 func TestLocalConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return newLocal(t) })
 }
+
+// TestLocalConformanceWithoutOpenat2 runs the suite on the os.Root path that
+// kernels before Linux 5.6 (and other systems) take.
+func TestLocalConformanceWithoutOpenat2(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Storage {
+		l := newLocal(t)
+		storage.WithoutOpenat2(l)
+		return l
+	})
+}

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"ListDelimiter", testListDelimiter},
 		{"ListStopsEarly", testListStopsEarly},
 		{"Copy", testCopy},
+		{"CopyKeepsType", testCopyKeepsType},
 		{"DeletePrefix", testDeletePrefix},
 		{"InvalidKeys", testInvalidKeys},
 		{"UnusualKeys", testUnusualKeys},
@@ -363,6 +364,30 @@ func testCopy(t *testing.T, s storage.Storage) {
 	assert.Equal(t, "image/webp", stat.ContentType)
 	assert.Equal(t, "no-cache", stat.CacheControl)
 	assert.Equal(t, map[string]string{"owner": "7"}, stat.Metadata)
+}
+
+// testCopyKeepsType checks that a copy keeps its source's content type even
+// where the destination's extension implies another one.
+func testCopyKeepsType(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	put(t, s, "slides/talk.pdf", []byte("%PDF-1.7"), nil)
+	put(t, s, "uploads/raw", []byte{0, 1, 2, 0xff}, nil)
+	put(t, s, "uploads/logo.png", []byte("not really a png"), &storage.PutOptions{ContentType: "image/svg+xml"})
+	for dst, src := range map[string]string{
+		"exports/talk":     "slides/talk.pdf",
+		"exports/talk.png": "slides/talk.pdf",
+		"exports/raw.png":  "uploads/raw",
+		"exports/logo.pdf": "uploads/logo.png",
+	} {
+		want, err := s.Stat(ctx, src)
+		require.NoError(t, err)
+		copied, err := s.Copy(ctx, dst, src)
+		require.NoError(t, err, "copy %q to %q", src, dst)
+		assert.Equal(t, want.ContentType, copied.ContentType, "copy %q to %q", src, dst)
+		got, err := s.Stat(ctx, dst)
+		require.NoError(t, err)
+		assert.Equal(t, want.ContentType, got.ContentType, "stat %q, copied from %q", dst, src)
+	}
 }
 
 func testDeletePrefix(t *testing.T, s storage.Storage) {
