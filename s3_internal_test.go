@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
@@ -247,8 +249,10 @@ func TestS3GetVerifiesMD5(t *testing.T) {
 	assert.NotEqual(t, fmt.Sprintf("%T", &verifyingBody{}), fmt.Sprintf("%T", r.body), "a range cannot be checked")
 }
 
-// recordingClient records the requests the SDK sends.
+// recordingClient records the requests the SDK sends, then sends them
+// with next, or http.DefaultClient.
 type recordingClient struct {
+	next     *http.Client
 	mu       sync.Mutex
 	requests []*http.Request
 }
@@ -257,18 +261,38 @@ func (c *recordingClient) Do(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	c.requests = append(c.requests, r.Clone(context.Background()))
 	c.mu.Unlock()
+	if c.next != nil {
+		return c.next.Do(r)
+	}
 	return http.DefaultClient.Do(r)
 }
 
 // TestS3ChecksumHeaders checks against MinIO the checksum settings that
-// "Data integrity" on S3 documents: Content-MD5 on every request carrying
-// data, and none of the flexible-checksum headers some servers reject.
+// "Data integrity" on S3 documents: over plain HTTP the signature covers the
+// SHA-256 of every body; over HTTPS, where the SDK leaves the body unsigned,
+// every request carrying data has a Content-MD5; DeleteObjects always has
+// one; and none sends the flexible-checksum headers some servers reject.
 func TestS3ChecksumHeaders(t *testing.T) {
-	ctx := context.Background()
-	s, err := NewS3(ctx, minioConfig(t))
+	cfg := minioConfig(t)
+	t.Run("http", func(t *testing.T) { testChecksumHeaders(t, cfg, nil) })
+
+	// The same MinIO behind a TLS proxy, which keeps the Host header the
+	// SDK signed.
+	target, err := url.Parse(cfg.Endpoint)
 	require.NoError(t, err)
-	rec := &recordingClient{}
+	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	cfg.Endpoint = proxy.URL
+	t.Run("https", func(t *testing.T) { testChecksumHeaders(t, cfg, proxy.Client()) })
+}
+
+func testChecksumHeaders(t *testing.T, cfg S3Config, client *http.Client) {
+	ctx := context.Background()
+	s, err := NewS3(ctx, cfg)
+	require.NoError(t, err)
+	rec := &recordingClient{next: client}
 	s.awsCfg.HTTPClient = rec // before the first request creates the clients
+	https := strings.HasPrefix(cfg.Endpoint, "https://")
 
 	_, err = s.Put(ctx, "checksums/small.txt", strings.NewReader("small"), nil)
 	require.NoError(t, err)
@@ -293,7 +317,17 @@ func TestS3ChecksumHeaders(t *testing.T) {
 			continue
 		}
 		seen[op]++
-		assert.NotEmpty(t, r.Header.Get("Content-Md5"), op)
+		payloadHash := r.Header.Get("X-Amz-Content-Sha256")
+		switch {
+		case op == "DeleteObjects":
+			assert.NotEmpty(t, r.Header.Get("Content-Md5"), op)
+		case https:
+			assert.Equal(t, "UNSIGNED-PAYLOAD", payloadHash, op)
+			assert.NotEmpty(t, r.Header.Get("Content-Md5"), "%s over HTTPS", op)
+		default:
+			assert.Regexp(t, "^[0-9a-f]{64}$", payloadHash, "%s over HTTP signs the SHA-256 of its body", op)
+			assert.Empty(t, r.Header.Get("Content-Md5"), "%s over HTTP needs no MD5", op)
+		}
 		for name := range r.Header {
 			lower := strings.ToLower(name)
 			if op != "DeleteObjects" { // S3 requires a checksum there; the SDK adds CRC32 too
@@ -305,6 +339,67 @@ func TestS3ChecksumHeaders(t *testing.T) {
 		assert.NotContains(t, r.Header.Get("Content-Encoding"), "aws-chunked", op)
 	}
 	assert.Equal(t, map[string]int{"PutObject": 1, "UploadPart": 2, "DeleteObjects": 1}, seen)
+}
+
+// TestS3CorruptedUploadIsRefused flips one byte of every upload on its way
+// to MinIO, over HTTP and over HTTPS: the server must refuse each Put, small
+// or multipart, and the object stored before must stay as it was.
+func TestS3CorruptedUploadIsRefused(t *testing.T) {
+	cfg := minioConfig(t)
+	ctx := context.Background()
+	direct, err := NewS3(ctx, cfg)
+	require.NoError(t, err)
+	target, err := url.Parse(cfg.Endpoint)
+	require.NoError(t, err)
+	corrupting := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host // as signed
+		if pr.In.Method == http.MethodPut && pr.Out.Body != nil {
+			pr.Out.Body = &flipFirstByte{ReadCloser: pr.Out.Body}
+		}
+	}}
+	for name, proxy := range map[string]*httptest.Server{
+		"http":  httptest.NewServer(corrupting),
+		"https": httptest.NewTLSServer(corrupting),
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer proxy.Close()
+			c := cfg
+			c.Endpoint = proxy.URL
+			s, err := NewS3(ctx, c)
+			require.NoError(t, err)
+			s.awsCfg.HTTPClient = proxy.Client()
+			for size, key := range map[int64]string{5: "integrity/small.txt", s3PartSize + 1<<20: "integrity/large.bin"} {
+				_, err := direct.Put(ctx, key, strings.NewReader("kept"), nil)
+				require.NoError(t, err)
+				_, err = s.Put(ctx, key, io.LimitReader(rand.NewChaCha8([32]byte{3}), size), nil)
+				require.Error(t, err, "a corrupted upload of %d bytes was stored", size)
+				assert.Contains(t, err.Error(), "data corrupted in transit")
+				r, err := direct.Get(ctx, key)
+				require.NoError(t, err)
+				data, err := io.ReadAll(r)
+				r.Close()
+				require.NoError(t, err)
+				assert.Equal(t, "kept", string(data), "the object stored before")
+				require.NoError(t, direct.Delete(ctx, key))
+			}
+		})
+	}
+}
+
+// flipFirstByte inverts the first byte read through it.
+type flipFirstByte struct {
+	io.ReadCloser
+	done bool
+}
+
+func (f *flipFirstByte) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if n > 0 && !f.done {
+		p[0] ^= 0xff
+		f.done = true
+	}
+	return n, err
 }
 
 // minioConfig returns the main test bucket of the MinIO server that
