@@ -38,8 +38,9 @@ type LocalOptions struct {
 // intact. Temporary files have names no key can have, so List never shows
 // them; a process killed mid-Put leaves one behind, which Cleanup removes.
 //
-// All file access goes through an [os.Root], so no key and no symbolic link
-// inside the directory reaches a file outside it. Local is safe for
+// Files are written through an [os.Root] and read through openat2 with
+// RESOLVE_BENEATH (the os.Root where the kernel lacks it), so no key and no
+// symbolic link inside the directory reaches a file outside it. Local is safe for
 // concurrent use, also by several processes sharing the directory. It needs a
 // filesystem with user extended attributes (ext4, XFS, Btrfs, ZFS, tmpfs on
 // Linux 6.6 or later, APFS).
