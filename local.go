@@ -40,10 +40,10 @@ type LocalOptions struct {
 //
 // Files are written through an [os.Root] and read through openat2 with
 // RESOLVE_BENEATH (the os.Root where the kernel lacks it), so no key and no
-// symbolic link inside the directory reaches a file outside it. Local is safe for
-// concurrent use, also by several processes sharing the directory. It needs a
-// filesystem with user extended attributes (ext4, XFS, Btrfs, ZFS, tmpfs on
-// Linux 6.6 or later, APFS).
+// symbolic link inside the directory reaches a file outside it. Local is
+// safe for concurrent use, also by several processes sharing the directory.
+// It needs Linux and a filesystem with user extended attributes (ext4, XFS,
+// Btrfs, ZFS, tmpfs on Linux 6.6 or later); elsewhere NewLocal fails.
 type Local struct {
 	root       *os.Root
 	files      beneath // opens objects for reading in one system call
@@ -183,8 +183,8 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs localAttrs) (Info, error) {
 	dir, name := path.Dir(key), path.Base(key)
 	// Every os.Root call walks its path one folder at a time, so the folder
-	// is opened once and the temporary file, the rename and the sync are
-	// done relative to it: a third of the system calls of a small Put.
+	// is opened once, and the temporary file, the rename and the sync are
+	// done relative to it rather than each walking the key again.
 	folder, f, tmp, err := l.createTemp(dir)
 	if err != nil {
 		return Info{}, err

@@ -153,9 +153,11 @@ const contendersDoc = `## Contenders
 
 S3, all against one MinIO server on loopback (plain HTTP, so every SDK signs payload hashes):
 
-- **storage.S3**: this library, ` + "`storage.NewS3`" + ` with its defaults (Content-MD5 on data requests,
-  the transfer manager for objects of 8 MiB and more, 8 MiB parts, 3 at a time).
-- **aws-sdk-go-v2**: the raw SDK with its defaults (CRC32 checksums): PutObject, GetObject and
+- **storage.S3**: this library, ` + "`storage.NewS3`" + ` with its defaults: bodies up to 256 KiB in one
+  PutObject, the transfer manager above that (one PutObject below 8 MiB, then 8 MiB parts, 3 at
+  a time). Over this plain-HTTP endpoint the signed SHA-256 protects each body; over HTTPS *S3
+  adds a Content-MD5 to data requests, which the tuning table prices.
+- **aws-sdk-go-v2**: the raw SDK with its defaults: PutObject, GetObject and
   HeadObject for small objects; the transfer manager (8 MiB parts, 5 at a time, concurrent part
   downloads) for large objects and streams of unknown size.
 - **minio-go**: ` + "`minio.Client`" + ` with its defaults.
