@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -126,6 +127,17 @@ type localAttrs struct {
 	Private            bool              `json:"p,omitempty"`
 }
 
+// legacyAttrs is the format that builds before the one-letter names wrote,
+// always with the content type first.
+type legacyAttrs struct {
+	ContentType        string            `json:"type,omitempty"`
+	ContentDisposition string            `json:"disposition,omitempty"`
+	CacheControl       string            `json:"cache,omitempty"`
+	Metadata           map[string]string `json:"meta,omitempty"`
+	ETag               string            `json:"etag,omitempty"`
+	Private            bool              `json:"private,omitempty"`
+}
+
 // encode returns the attributes as stored for key. The xattr stays small
 // enough for ext4 to keep it inside the inode (about 60 bytes), which spares
 // every Put the write of a separate metadata block: the content type is left
@@ -139,9 +151,15 @@ func (a localAttrs) encode(key string) []byte {
 	return encoded
 }
 
-// decode reverses encode.
+// decode reverses encode, and reads the format of earlier builds too.
 func (a *localAttrs) decode(raw []byte, key string) error {
-	if err := json.Unmarshal(raw, a); err != nil {
+	if bytes.HasPrefix(raw, []byte(`{"type":`)) {
+		var old legacyAttrs
+		if err := json.Unmarshal(raw, &old); err != nil {
+			return err
+		}
+		*a = localAttrs(old)
+	} else if err := json.Unmarshal(raw, a); err != nil {
 		return err
 	}
 	a.ContentType = cmp.Or(a.ContentType, impliedType(key))

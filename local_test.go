@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,6 +158,31 @@ func TestLocalAttributesTakeNoSpace(t *testing.T) {
 		require.NoError(t, unix.Stat(filepath.Join(l.Dir(), key), &got))
 		assert.LessOrEqual(t, got.Blocks, want.Blocks, "%s takes more disk blocks than a plain file of its bytes", key)
 	}
+}
+
+// TestLocalReadsEarlierAttributeFormat checks that objects stored by builds
+// before the compact attribute format keep their attributes, privacy
+// included.
+func TestLocalReadsEarlierAttributeFormat(t *testing.T) {
+	l := newLocal(t)
+	file := filepath.Join(l.Dir(), "events/1/talk.pdf")
+	require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
+	require.NoError(t, os.WriteFile(file, []byte("%PDF-1.7"), 0o644))
+	old := `{"type":"application/x-keynote","disposition":"attachment","cache":"no-cache",` +
+		`"meta":{"owner":"7"},"etag":"\"0123456789abcdef0123456789abcdef\"","private":true}`
+	require.NoError(t, unix.Setxattr(file, "user.orga-storage", []byte(old), 0))
+
+	info, err := l.Stat(context.Background(), "events/1/talk.pdf")
+	require.NoError(t, err)
+	assert.Equal(t, "application/x-keynote", info.ContentType)
+	assert.Equal(t, "attachment", info.ContentDisposition)
+	assert.Equal(t, "no-cache", info.CacheControl)
+	assert.Equal(t, map[string]string{"owner": "7"}, info.Metadata)
+	assert.Equal(t, `"0123456789abcdef0123456789abcdef"`, info.ETag)
+
+	rec := httptest.NewRecorder()
+	l.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/media/events/1/talk.pdf", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code, "a private object stays private")
 }
 
 func TestLocalFileCopiedInByHand(t *testing.T) {

@@ -171,7 +171,8 @@ Local, all on the same disk:
 - **gocloud fileblob**: ` + "`gocloud.dev/blob/fileblob`" + ` (temporary file and rename, attributes in a
   sidecar file, but **no fsync**: a weaker guarantee, shown for reference).
 
-Reads go through one 256 KiB buffer for every contender. Data comes from a seeded PRNG, streamed, never held
+Before each contender's turn in a round the program calls sync(2), so that no contender pays for
+writing back another's data. Reads go through one 256 KiB buffer for every contender. Data comes from a seeded PRNG, streamed, never held
 in memory. Large objects are put with their size known, except in the unknown-size upload. Peak memory is the
 peak resident set size (VmHWM) of a child process of the benchmark that opens the one
 contender and uploads the one stream, so each figure is that contender's alone, Go runtime included.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,6 +64,9 @@ func (b *bench) measure(f *figure, rounds int, run func(name string, round int) 
 	for r := range rounds {
 		for i := range f.Names {
 			name := f.Names[(i+r)%len(f.Names)]
+			// Write back what the previous contender left dirty in the page
+			// cache, so that no contender pays for another's writes.
+			syscall.Sync()
 			v, err := run(name, r)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", f.Title, name, err)
