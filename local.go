@@ -53,7 +53,10 @@ type Local struct {
 	signingKey []byte
 }
 
-var _ Storage = (*Local)(nil)
+var (
+	_ Storage       = (*Local)(nil)
+	_ prefixDeleter = (*Local)(nil)
+)
 
 // attrName is the extended attribute that holds an object's attributes.
 const attrName = "user.orga-storage"

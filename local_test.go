@@ -126,6 +126,8 @@ func testNeverLeavesItsRoot(t *testing.T, setUp func(*storage.Local)) {
 	assert.Error(t, err, "put through a link")
 	_ = l.Delete(ctx, "link/secret")
 	_ = l.Delete(ctx, "file-link/x")
+	_, _ = storage.DeletePrefix(ctx, l, "link/")
+	_, _ = storage.DeletePrefix(ctx, l, "file-link")
 
 	assert.Equal(t, []string{"secret"}, filesUnder(t, outside), "nothing outside was written or deleted")
 	data, err := os.ReadFile(filepath.Join(outside, "secret"))
@@ -183,6 +185,34 @@ func TestLocalReadsEarlierAttributeFormat(t *testing.T) {
 	rec := httptest.NewRecorder()
 	l.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/media/events/1/talk.pdf", nil))
 	assert.Equal(t, http.StatusNotFound, rec.Code, "a private object stays private")
+}
+
+// TestLocalDeletePrefixOnDisk checks what DeletePrefix leaves on disk: no
+// folder it emptied, and a temporary file of a Put in progress untouched.
+func TestLocalDeletePrefixOnDisk(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	for _, key := range []string{"events/1/a", "events/1/b/c", "events/10/a", "events/2/a"} {
+		_, err := l.Put(ctx, key, strings.NewReader(key), nil)
+		require.NoError(t, err)
+	}
+	inProgress := filepath.Join(l.Dir(), "events/2", `.put\0123456789abcdef`)
+	require.NoError(t, os.WriteFile(inProgress, []byte("partial"), 0o644))
+
+	n, err := storage.DeletePrefix(ctx, l, "events/1/")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, []string{"events/10/a", "events/2/.put\\0123456789abcdef", "events/2/a"}, filesUnder(t, l.Dir()))
+	assert.NoDirExists(t, filepath.Join(l.Dir(), "events/1"), "emptied folders are removed")
+
+	n, err = storage.DeletePrefix(ctx, l, "events/")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the temporary file is no object")
+	assert.Equal(t, []string{"events/2/.put\\0123456789abcdef"}, filesUnder(t, l.Dir()))
+
+	n, err = storage.DeletePrefix(ctx, l, "events/2/a/b")
+	require.NoError(t, err, "a prefix through a missing folder")
+	assert.Equal(t, 0, n)
 }
 
 func TestLocalFileCopiedInByHand(t *testing.T) {

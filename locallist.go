@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io/fs"
 	"iter"
+	"os"
+	"path"
 	"slices"
 	"strings"
 	"syscall"
@@ -22,12 +24,17 @@ func (l *Local) List(ctx context.Context, prefix string, opts *ListOptions) iter
 		if opts != nil {
 			w.delimiter = opts.Delimiter
 		}
-		start := "."
-		if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-			start = prefix[:i]
-		}
-		w.walk(start)
+		w.walk(prefixFolder(prefix))
 	}
+}
+
+// prefixFolder returns the folder holding every key that starts with
+// prefix: the part before its last slash, or "." for none.
+func prefixFolder(prefix string) string {
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		return prefix[:i]
+	}
+	return "."
 }
 
 // walker lists a folder tree in byte order of key.
@@ -121,18 +128,24 @@ func (l *Local) readDir(dir string) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	defer d.Close()
-	entries, err := d.ReadDir(-1)
+	entries, err := objectEntries(d)
 	if err != nil {
 		return nil, err
 	}
-	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool {
-		// Temporary files, symbolic links and names no key can have are not objects.
-		return keyProblem(e.Name()) != "" || !(e.Type().IsRegular() || e.IsDir())
-	})
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int {
 		return strings.Compare(sortName(a), sortName(b))
 	})
 	return entries, nil
+}
+
+// objectEntries returns the entries of the open folder d that can be
+// objects or folders: temporary files, symbolic links and names no key can
+// have are not.
+func objectEntries(d *os.File) ([]fs.DirEntry, error) {
+	entries, err := d.ReadDir(-1)
+	return slices.DeleteFunc(entries, func(e fs.DirEntry) bool {
+		return keyProblem(e.Name()) != "" || !(e.Type().IsRegular() || e.IsDir())
+	}), err
 }
 
 func sortName(e fs.DirEntry) string {
@@ -167,4 +180,83 @@ func (l *Local) describeEntry(key string) (Info, error) {
 		return Info{}, err
 	}
 	return attrs.info(key, fi), nil
+}
+
+// DeletePrefix deletes every object whose key starts with prefix, and the
+// folders it leaves empty, and returns how many objects it deleted. Unlike
+// List and Delete key by key, it reads no attributes and opens each folder
+// once. An empty prefix is refused with [ErrInvalidKey].
+func (l *Local) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	n, err := l.deletePrefix(ctx, prefix)
+	return n, wrapErr("delete prefix", prefix, err)
+}
+
+func (l *Local) deletePrefix(ctx context.Context, prefix string) (int, error) {
+	if err := checkDeletePrefix(prefix); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	start := prefixFolder(prefix)
+	folder, err := l.root.OpenRoot(start)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || l.notFolder(start) {
+			return 0, nil // nothing under this prefix
+		}
+		return 0, plainErr(err)
+	}
+	deleted, err := removeMatching(ctx, folder, start, prefix)
+	folder.Close()
+	for dir := start; dir != "."; dir = path.Dir(dir) {
+		if l.root.Remove(dir) != nil {
+			break // not empty: S3 has no empty folders, Local keeps none
+		}
+	}
+	return deleted, err
+}
+
+// removeMatching deletes the objects in folder, which holds the keys under
+// dir, whose keys start with prefix, and the folders it empties.
+func removeMatching(ctx context.Context, folder *os.Root, dir, prefix string) (deleted int, err error) {
+	d, err := folder.Open(".")
+	if err != nil {
+		return 0, plainErr(err)
+	}
+	entries, err := objectEntries(d)
+	d.Close()
+	if err != nil {
+		return 0, plainErr(err)
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return deleted, err
+		}
+		key := e.Name()
+		if dir != "." {
+			key = dir + "/" + key
+		}
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		if !e.IsDir() {
+			if err := folder.Remove(e.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return deleted, plainErr(err)
+			}
+			deleted++
+			continue
+		}
+		sub, err := folder.OpenRoot(e.Name())
+		if err != nil {
+			return deleted, plainErr(err)
+		}
+		n, err := removeMatching(ctx, sub, key, prefix)
+		sub.Close()
+		deleted += n
+		if err != nil {
+			return deleted, err
+		}
+		folder.Remove(e.Name()) // fails, harmlessly, if something else is left
+	}
+	return deleted, nil
 }

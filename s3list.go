@@ -111,10 +111,7 @@ func (s *S3) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 }
 
 func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
-	if prefix == "" {
-		return 0, fmt.Errorf("%w: an empty prefix would delete everything", ErrInvalidKey)
-	}
-	if err := validatePrefix(prefix); err != nil {
+	if err := checkDeletePrefix(prefix); err != nil {
 		return 0, err
 	}
 	c, err := s.api(ctx)

@@ -245,8 +245,8 @@ func Exists(ctx context.Context, s Storage, key string) (bool, error) {
 	return false, err
 }
 
-// prefixDeleter is implemented by backends that delete many objects in one
-// request; DeletePrefix uses it, as fs.ReadFile uses fs.ReadFileFS.
+// prefixDeleter is implemented by backends that delete a prefix faster than
+// key by key; DeletePrefix uses it, as fs.ReadFile uses fs.ReadFileFS.
 type prefixDeleter interface {
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
 }
@@ -257,10 +257,7 @@ type prefixDeleter interface {
 // empty prefix is refused with [ErrInvalidKey], so that no typo can empty a
 // whole bucket. On error, deleted counts the objects removed before it.
 func DeletePrefix(ctx context.Context, s Storage, prefix string) (deleted int, err error) {
-	if prefix == "" {
-		return 0, wrapErr("delete prefix", prefix, fmt.Errorf("%w: an empty prefix would delete everything", ErrInvalidKey))
-	}
-	if err := validatePrefix(prefix); err != nil {
+	if err := checkDeletePrefix(prefix); err != nil {
 		return 0, wrapErr("delete prefix", prefix, err)
 	}
 	if pd, ok := s.(prefixDeleter); ok {
@@ -276,6 +273,14 @@ func DeletePrefix(ctx context.Context, s Storage, prefix string) (deleted int, e
 		deleted++
 	}
 	return deleted, nil
+}
+
+// checkDeletePrefix validates a DeletePrefix prefix, which must not be empty.
+func checkDeletePrefix(prefix string) error {
+	if prefix == "" {
+		return fmt.Errorf("%w: an empty prefix would delete everything", ErrInvalidKey)
+	}
+	return validatePrefix(prefix)
 }
 
 // checkPut validates the arguments every backend's Put shares, before any
