@@ -326,7 +326,14 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 	// the transfer manager would copy it into a part buffer of its own and
 	// run goroutines for it. Larger ones stream through the manager.
 	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
+	stored := false
+	defer func() {
+		// After a failed request the HTTP transport may still be reading
+		// the body in the background: only a stored one frees the buffer.
+		if stored {
+			copyBuffers.Put(buf)
+		}
+	}()
 	counted := &countingReader{ctx: ctx, r: body}
 	n, err := io.ReadFull(counted, *buf)
 	var (
@@ -368,6 +375,7 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 	default:
 		return Info{}, err
 	}
+	stored = true
 	return Info{
 		Key:                key,
 		Size:               counted.n,
