@@ -403,8 +403,8 @@ func (f *flipFirstByte) Read(p []byte) (int, error) {
 }
 
 // minioConfig returns the main test bucket of the MinIO server that
-// scripts/minio starts, like needMinIO in the external tests: without one
-// the test is skipped, or fails under CI=true.
+// scripts/minio starts: without one the test is skipped, or fails under
+// CI=true. The external tests' needMinIO starts with it.
 func minioConfig(t *testing.T) S3Config {
 	t.Helper()
 	cfg := S3Config{

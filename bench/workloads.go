@@ -430,8 +430,8 @@ func (b *bench) deletePrefix(kind string, n, rounds int) error {
 }
 
 // deleteConcurrently lists prefix and deletes each page of 1000 keys with
-// one DeleteObjects, up to inFlight requests at a time: what DeletePrefix
-// does, with the batches overlapped, to see whether overlapping pays.
+// one DeleteObjects, up to inFlight requests at a time: what *S3's
+// DeletePrefix does, written with the raw SDK.
 func deleteConcurrently(ctx context.Context, c *s3.Client, bucket, prefix string, inFlight int) (int, error) {
 	var deleted atomic.Int64
 	var wg sync.WaitGroup

@@ -24,6 +24,16 @@ type toxi struct {
 	p *toxiproxy.Proxy
 }
 
+// throughToxiproxy checks the test for leaked goroutines and returns a
+// fixture on the MinIO of scripts/minio, a proxy in front of it, and the
+// storage that talks to MinIO through the proxy.
+func throughToxiproxy(t *testing.T) (*fixture, *toxi, *storage.S3) {
+	checkLeaks(t)
+	f := newFixture(t, needMinIO(t))
+	x := newToxi(t, hostPort(t, f.srv.endpoint))
+	return f, x, f.storage(x.endpoint())
+}
+
 func newToxi(t *testing.T, upstream string) *toxi {
 	t.Helper()
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
@@ -101,10 +111,7 @@ func TestConnectionLossPut(t *testing.T) {
 	}{{"single-part", 2 << 20}, {"multipart", 20 << 20}} {
 		for _, fault := range connFaults {
 			t.Run(size.name+"/"+fault.name, func(t *testing.T) {
-				checkLeaks(t)
-				f := newFixture(t, needMinIO(t))
-				x := newToxi(t, hostPort(t, f.srv.endpoint))
-				s := f.storage(x.endpoint())
+				f, x, s := throughToxiproxy(t)
 				row := record(t, fmt.Sprintf("%s during a %s Put of %d MiB over an existing object", fault.desc, size.name, size.n>>20))
 				key := "events/1/video.mp4"
 				old, upd := data(1, 1<<20), data(2, size.n)
@@ -138,10 +145,7 @@ func TestConnectionLossPut(t *testing.T) {
 func TestConnectionLossGet(t *testing.T) {
 	for _, fault := range connFaults {
 		t.Run(fault.name, func(t *testing.T) {
-			checkLeaks(t)
-			f := newFixture(t, needMinIO(t))
-			x := newToxi(t, hostPort(t, f.srv.endpoint))
-			s := f.storage(x.endpoint())
+			f, x, s := throughToxiproxy(t)
 			row := record(t, fault.desc+" during a Get of 4 MiB")
 			key := "events/1/slides.pdf"
 			content := data(3, 4<<20)
@@ -181,10 +185,7 @@ func TestConnectionLossGet(t *testing.T) {
 func TestConnectionLossList(t *testing.T) {
 	for _, fault := range connFaults {
 		t.Run(fault.name, func(t *testing.T) {
-			checkLeaks(t)
-			f := newFixture(t, needMinIO(t))
-			x := newToxi(t, hostPort(t, f.srv.endpoint))
-			s := f.storage(x.endpoint())
+			f, x, s := throughToxiproxy(t)
 			row := record(t, fault.desc+" during a List of 300 keys")
 			const n = 300
 			f.putMany(n)
@@ -272,10 +273,7 @@ func TestLatencyBeyondDeadline(t *testing.T) {
 	}
 	for _, tt := range ops {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
-			f := newFixture(t, needMinIO(t))
-			x := newToxi(t, hostPort(t, f.srv.endpoint))
-			s := f.storage(x.endpoint())
+			f, x, s := throughToxiproxy(t)
 			deadline := tt.deadline
 			row := record(t, fmt.Sprintf("%d ms latency on every response, caller's deadline %v: %s", latency, deadline, tt.name))
 			key := "events/1/report.pdf"
@@ -310,10 +308,7 @@ func TestBandwidthLimit(t *testing.T) {
 	const rate = 512 // KB/s
 	for _, stream := range []string{"upstream", "downstream"} {
 		t.Run(stream, func(t *testing.T) {
-			checkLeaks(t)
-			f := newFixture(t, needMinIO(t))
-			x := newToxi(t, hostPort(t, f.srv.endpoint))
-			s := f.storage(x.endpoint())
+			f, x, s := throughToxiproxy(t)
 			op := map[string]string{"upstream": "Put", "downstream": "Get"}[stream]
 			row := record(t, fmt.Sprintf("bandwidth limited to %d KB/s (%s): %s of 1 MiB", rate, stream, op))
 			row.Observe("(not run)")

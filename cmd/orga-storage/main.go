@@ -41,6 +41,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/orga-server/storage"
 	"golang.org/x/term"
 )
 
@@ -261,6 +262,20 @@ func parseN(fs *flagSet, args []string, min, max int, what string) ([]string, er
 		return nil, usagef("want %s, got %d argument%s", what, len(pos), plural(len(pos)))
 	}
 	return pos, nil
+}
+
+// parseAndOpen is parseN followed by storage.FromEnv, the start of every
+// command that works on objects: usage errors come before configuration ones.
+func parseAndOpen(fs *flagSet, args []string, min, max int, what string) ([]string, storage.Storage, error) {
+	pos, err := parseN(fs, args, min, max, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := storage.FromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	return pos, st, nil
 }
 
 func plural(n int) string {

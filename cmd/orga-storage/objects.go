@@ -32,17 +32,13 @@ scripts: {"key", "size" in bytes, "content_type", "etag", "mod_time" in RFC
 knows depends on the backend; "stat" shows all.`)
 	recursive := flags.Bool("r", false, "list every object under PREFIX, not one level")
 	asJSON := flags.Bool("json", false, "print one JSON object per line")
-	pos, err := parseN(flags, args, 0, 1, "at most one PREFIX")
+	pos, st, err := parseAndOpen(flags, args, 0, 1, "at most one PREFIX")
 	if err != nil {
 		return err
 	}
 	var prefix string
 	if len(pos) == 1 {
 		prefix = pos[0]
-	}
-	st, err := storage.FromEnv()
-	if err != nil {
-		return err
 	}
 	opts := &storage.ListOptions{Delimiter: "/"}
 	if *recursive {
@@ -165,15 +161,11 @@ content disposition, cache control, ETag, modification time, user metadata
 and URL. With --json it prints them as one JSON object, with the fields of
 "ls --json" and "url".`)
 	asJSON := flags.Bool("json", false, "print one JSON object")
-	pos, err := parseN(flags, args, 1, 1, "one KEY")
+	pos, st, err := parseAndOpen(flags, args, 1, 1, "one KEY")
 	if err != nil {
 		return err
 	}
 	key := pos[0]
-	st, err := storage.FromEnv()
-	if err != nil {
-		return err
-	}
 	info, err := st.Stat(ctx, key)
 	if err != nil {
 		return objectError(err, key)
@@ -215,11 +207,7 @@ func runURL(ctx context.Context, a *app, args []string) error {
 Url prints the public URL of the object KEY, escaped so that fetching it
 returns exactly that object. It does not check that the object exists, nor
 that the URL is readable without credentials ("check" tells).`)
-	pos, err := parseN(flags, args, 1, 1, "one KEY")
-	if err != nil {
-		return err
-	}
-	st, err := storage.FromEnv()
+	pos, st, err := parseAndOpen(flags, args, 1, 1, "one KEY")
 	if err != nil {
 		return err
 	}

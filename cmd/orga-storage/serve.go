@@ -22,10 +22,7 @@ GET and PUT through signed URLs ("sign"). It is meant for development and
 for trying signed URLs; S3 serves its objects itself. It runs until
 interrupted.`)
 	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `address`")
-	if _, err := parseN(flags, args, 0, 0, "no arguments"); err != nil {
-		return err
-	}
-	st, err := storage.FromEnv()
+	_, st, err := parseAndOpen(flags, args, 0, 0, "no arguments")
 	if err != nil {
 		return err
 	}

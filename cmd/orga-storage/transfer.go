@@ -100,15 +100,11 @@ func runGet(ctx context.Context, a *app, args []string) error {
 Get downloads the object KEY to FILE, or to stdout when FILE is "-" or
 missing. When FILE is a directory, the object goes into it under the last
 segment of KEY. FILE is replaced only once the whole object has arrived.`)
-	pos, err := parseN(flags, args, 1, 2, "KEY and an optional FILE")
+	pos, st, err := parseAndOpen(flags, args, 1, 2, "KEY and an optional FILE")
 	if err != nil {
 		return err
 	}
 	key := pos[0]
-	st, err := storage.FromEnv()
-	if err != nil {
-		return err
-	}
 	r, err := st.Get(ctx, key)
 	if err != nil {
 		return objectError(err, key)
@@ -160,11 +156,7 @@ func runCopy(ctx context.Context, a *app, args []string) error {
 	flags := a.newFlags("cp", `
 Cp copies the object SRC to DST inside the storage, with its content type and
 metadata, server-side where the backend can, and prints DST's URL.`)
-	pos, err := parseN(flags, args, 2, 2, "SRC and DST")
-	if err != nil {
-		return err
-	}
-	st, err := storage.FromEnv()
+	pos, st, err := parseAndOpen(flags, args, 2, 2, "SRC and DST")
 	if err != nil {
 		return err
 	}
