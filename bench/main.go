@@ -26,24 +26,27 @@ import (
 )
 
 type options struct {
-	Rounds, BigRounds int
-	OpTime            time.Duration
-	Large, Huge       int64
-	Keys              int
-	TuneSize          int64
-	Only              []string
+	SmallRounds, Rounds, BigRounds int
+	OpTime                         time.Duration
+	Large, Huge                    int64
+	Keys                           int
+	TuneSize                       int64
+	RoundTrip                      time.Duration // added to the second S3 DeletePrefix figure
+	Only                           []string
 }
 
 func main() {
 	log.SetFlags(log.Ltime)
 	var (
 		quick     = flag.Bool("quick", false, "smoke test: small sizes, short rounds (the report says so)")
-		rounds    = flag.Int("rounds", 5, "rounds of the small-object and List workloads")
+		smallRnds = flag.Int("small-rounds", 15, "rounds of the small-object workloads")
+		rounds    = flag.Int("rounds", 5, "rounds of the 64 MiB and List workloads")
 		bigRounds = flag.Int("big-rounds", 3, "rounds of the 1 GiB, unknown-size, DeletePrefix and tuning workloads")
-		opTime    = flag.Duration("op-time", 2*time.Second, "duration of one round of a small-object workload")
+		opTime    = flag.Duration("op-time", 600*time.Millisecond, "duration of one round of a small-object workload")
 		large     = flag.Int64("large", 64, "the large object, in MiB")
 		huge      = flag.Int64("huge", 1024, "the huge object and the unknown-size upload, in MiB")
 		keys      = flag.Int("keys", 10000, "keys for List and DeletePrefix")
+		roundTrip = flag.Duration("round-trip", 5*time.Millisecond, "round-trip time added to S3 requests in the second DeletePrefix figure; 0 skips it")
 		tune      = flag.Bool("tune", true, "measure *S3's part size and concurrency")
 		tuneSize  = flag.Int64("tune-size", 512, "object size for -tune, in MiB")
 		only      = flag.String("only", "", "comma-separated workloads to run: small,large,huge,unknown,list,delete,tune (default all)")
@@ -66,11 +69,11 @@ func main() {
 		}
 		return
 	}
-	opts := options{Rounds: *rounds, BigRounds: *bigRounds, OpTime: *opTime,
-		Large: *large << 20, Huge: *huge << 20, Keys: *keys, TuneSize: *tuneSize << 20}
+	opts := options{SmallRounds: *smallRnds, Rounds: *rounds, BigRounds: *bigRounds, OpTime: *opTime,
+		Large: *large << 20, Huge: *huge << 20, Keys: *keys, TuneSize: *tuneSize << 20, RoundTrip: *roundTrip}
 	if *quick {
-		opts = options{Rounds: 2, BigRounds: 2, OpTime: 200 * time.Millisecond,
-			Large: 16 << 20, Huge: 64 << 20, Keys: 1000, TuneSize: 64 << 20}
+		opts = options{SmallRounds: 3, Rounds: 2, BigRounds: 2, OpTime: 200 * time.Millisecond,
+			Large: 16 << 20, Huge: 64 << 20, Keys: 1000, TuneSize: 64 << 20, RoundTrip: *roundTrip}
 		*tune = false
 	}
 	if *only != "" {
@@ -137,8 +140,14 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 		{"unknown", func() error { return b.unknownSize(s3Contenders, opts.Huge, opts.BigRounds) }},
 		{"list", func() error { return b.list("S3", s3Contenders, opts.Keys, opts.Rounds) }},
 		{"list", func() error { return b.list("local", localContenders, opts.Keys, opts.Rounds) }},
-		{"delete", func() error { return b.deletePrefix("S3", opts.Keys, opts.BigRounds) }},
-		{"delete", func() error { return b.deletePrefix("local", opts.Keys, opts.BigRounds) }},
+		{"delete", func() error { return b.deletePrefix("S3", opts.Keys, opts.BigRounds, 0) }},
+		{"delete", func() error {
+			if opts.RoundTrip <= 0 {
+				return nil
+			}
+			return b.deletePrefix("S3", opts.Keys, opts.BigRounds, opts.RoundTrip)
+		}},
+		{"delete", func() error { return b.deletePrefix("local", opts.Keys, opts.BigRounds, 0) }},
 		{"tune", func() error { return b.tune(opts.TuneSize, opts.BigRounds) }},
 	}
 	var failures []string
@@ -158,8 +167,8 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 	}
 	took := time.Since(start).Round(time.Second)
 
-	rounds := fmt.Sprintf("%d (small objects, 64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, tuning); small-object rounds last %s",
-		opts.Rounds, opts.BigRounds, opts.OpTime)
+	rounds := fmt.Sprintf("%d of %s each (small objects), %d (64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, tuning)",
+		opts.SmallRounds, opts.OpTime, opts.Rounds, opts.BigRounds)
 	if quick {
 		command += " -quick"
 		rounds += ". **Quick mode: a smoke test with small sizes, not a measurement.**"

@@ -35,30 +35,39 @@ func BenchmarkSmall(b *testing.B) {
 			if err := s.Put(ctx, key, small(payload), 4096); err != nil { // for get and stat run alone
 				b.Fatal(err)
 			}
-			b.Run("put", func(b *testing.B) {
-				for b.Loop() {
-					if err := s.Put(ctx, key, small(payload), 4096); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-			b.Run("get", func(b *testing.B) {
-				for b.Loop() {
-					if _, err := s.Get(ctx, key, 4096); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-			b.Run("stat", func(b *testing.B) {
-				for b.Loop() {
-					if err := s.Stat(ctx, key); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+			benchOps(b, s, key, payload)
 			s.Delete(ctx, key)
 		})
 	}
+}
+
+// benchOps runs put, get and stat of one 4 KiB object in loops.
+func benchOps(b *testing.B, s store, key string, payload []byte) {
+	ctx := context.Background()
+	b.Run("put", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Put(ctx, key, small(payload), int64(len(payload))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Get(ctx, key, int64(len(payload))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stat", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Stat(ctx, key); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkLocalList(b *testing.B) {

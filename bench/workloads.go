@@ -32,6 +32,8 @@ type figure struct {
 	Names []string // contenders, in table order
 	Vals  map[string][]float64
 	Note  string
+	// RoundTrip is the time a proxy added to every request, if any.
+	RoundTrip time.Duration `json:",omitempty"`
 }
 
 func newFigure(title, kind, unit string, lower bool, names []string) *figure {
@@ -182,15 +184,43 @@ func (b *bench) small(kind string, names []string) error {
 	for _, op := range ops {
 		for _, conc := range []int{1, 16} {
 			f := newFigure(fmt.Sprintf("4 KiB %s, concurrency %d", op.name, conc), kind, "ops/s", false, names)
-			err := b.measure(f, b.opts.Rounds, func(n string, _ int) (float64, error) {
-				return timed(conc, b.opts.OpTime, func(i int) error { return op.op(b.stores[n], n, i) })
+			// At concurrency 1 the operations run one at a time, so the
+			// process's CPU time per operation is the client's own work:
+			// what a library adds to each request.
+			cpu := newFigure(fmt.Sprintf("4 KiB %s, concurrency 1: client CPU time per operation", op.name), kind, "µs", true, names)
+			cpu.Note = cpuNote
+			err := b.measure(f, b.opts.SmallRounds, func(n string, _ int) (float64, error) {
+				before := processCPU()
+				var done atomic.Int64
+				rate, err := timed(conc, b.opts.OpTime, func(i int) error { done.Add(1); return op.op(b.stores[n], n, i) })
+				if conc == 1 && done.Load() > 0 {
+					cpu.Vals[n] = append(cpu.Vals[n], float64((processCPU()-before).Microseconds())/float64(done.Load()))
+				}
+				return rate, err
 			})
 			if err != nil {
 				return err
 			}
+			if conc == 1 {
+				b.figures = append(b.figures, cpu)
+			}
 		}
 	}
 	return nil
+}
+
+const cpuNote = "The benchmark process's user and system CPU time over the round divided by the operations it ran, " +
+	"measured with the concurrency-1 rounds above. It counts the library, the Go runtime (garbage collection " +
+	"included) and, on loopback, part of the kernel's network work for both ends of each request, which is " +
+	"about the same for every contender."
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // large measures put and get of one object of size bytes, streamed from
@@ -372,19 +402,35 @@ type hideDeletePrefix struct{ storage.Storage }
 
 // deletePrefix times deleting n keys under a prefix with DeletePrefix and
 // with a per-key loop. Every round stores the keys anew, through this
-// library, before each variant.
-func (b *bench) deletePrefix(kind string, n, rounds int) error {
+// library, before each variant. For S3, roundTrip > 0 sends the deletes
+// (not the stores) through a proxy that adds that much round-trip time, as
+// a server farther than loopback would.
+func (b *bench) deletePrefix(kind string, n, rounds int, roundTrip time.Duration) error {
 	var lib storage.Storage
 	var variants []string
 	var run func(variant, prefix string) (int, error)
+	title := fmt.Sprintf("DeletePrefix of %d keys", n)
 	if kind == "S3" {
 		s, err := storage.NewS3(b.ctx, b.env.s3Config())
 		if err != nil {
 			return err
 		}
 		lib = s
+		far := b.env
+		if roundTrip > 0 {
+			p, err := startLatencyProxy(strings.TrimPrefix(b.env.Endpoint, "http://"), roundTrip)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			far.Endpoint = "http://" + p.Addr()
+			title += fmt.Sprintf(", %s round trip added", millis(roundTrip))
+		}
+		if s, err = storage.NewS3(b.ctx, far.s3Config()); err != nil {
+			return err
+		}
 		variants = []string{"storage.DeletePrefix (*S3)", "per-key loop (*S3 List + Delete)", "aws-sdk-go-v2 DeleteObjects, 4 batches in flight"}
-		raw := b.env.rawClient()
+		raw := far.rawClient()
 		run = func(v, prefix string) (int, error) {
 			switch v {
 			case variants[0]:
@@ -413,10 +459,14 @@ func (b *bench) deletePrefix(kind string, n, rounds int) error {
 			return n, os.RemoveAll(filepath.Join(dir, prefix))
 		}
 	}
-	f := newFigure(fmt.Sprintf("DeletePrefix of %d keys", n), kind, "s", true, variants)
+	f := newFigure(title, kind, "s", true, variants)
 	f.Ours = variants[0]
+	if roundTrip > 0 {
+		f.RoundTrip = roundTrip
+		defer func() { f.Note = b.roundTripNote(f, n) }()
+	}
 	return b.measure(f, rounds, func(v string, r int) (float64, error) {
-		prefix := b.key(kind, "delete", fmt.Sprintf("r%d-%s", r, slug(v)))
+		prefix := b.key(kind, "delete", fmt.Sprintf("r%d-%d-%s", r, roundTrip.Milliseconds(), slug(v)))
 		if err := b.populate(libStore{lib}, prefix, n); err != nil {
 			return 0, err
 		}
@@ -427,6 +477,35 @@ func (b *bench) deletePrefix(kind string, n, rounds int) error {
 		}
 		return time.Since(start).Seconds(), err
 	})
+}
+
+// roundTripNote says what the proxy added per request, from the per-key
+// loop's time per key here and on loopback, and what the loop would take
+// if the proxy added the round trip and nothing more.
+func (b *bench) roundTripNote(far *figure, n int) string {
+	loop := far.Names[1]
+	bare, ok := b.bareLoop(far, n)
+	if !ok {
+		return ""
+	}
+	near := b.find(far.Kind, fmt.Sprintf("DeletePrefix of %d keys", n))
+	perKey := func(f *figure) float64 { return median(f.Vals[loop]) / float64(n) * 1000 }
+	return fmt.Sprintf("Every request of these variants goes through a proxy in the benchmark that holds each chunk of bytes "+
+		"for half the round trip in each direction. The per-key loop takes %.1f ms per key here against %.1f ms on loopback: "+
+		"the round trip, plus the proxy's own copying and timer wake-ups on a busy machine. Counting the round trip alone "+
+		"(the loop's loopback time plus %d × %s), the loop would take %.1f s, %.1f× DeletePrefix's median here.",
+		perKey(far), perKey(near), n, millis(far.RoundTrip), bare, bare/median(far.Vals[far.Ours]))
+}
+
+// bareLoop estimates the per-key loop's time with far's round trip and no
+// proxy overhead: its time on loopback plus one round trip per key.
+func (b *bench) bareLoop(far *figure, n int) (float64, bool) {
+	loop := far.Names[1]
+	near := b.find(far.Kind, fmt.Sprintf("DeletePrefix of %d keys", n))
+	if near == nil || len(near.Vals[loop]) == 0 || len(far.Vals[far.Ours]) == 0 {
+		return 0, false
+	}
+	return median(near.Vals[loop]) + float64(n)*far.RoundTrip.Seconds(), true
 }
 
 // deleteConcurrently lists prefix and deletes each page of 1000 keys with
@@ -490,4 +569,9 @@ func removeEach(dir string) (int, error) {
 		err = os.RemoveAll(dir) // the emptied folders
 	}
 	return n, err
+}
+
+// millis writes d in milliseconds, as the report's other times are: "5 ms".
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + " ms"
 }
