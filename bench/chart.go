@@ -138,7 +138,7 @@ func (ratioTicks) Ticks(lo, hi float64) []plot.Tick {
 
 // shortLabel shortens a table's title for the chart's axis.
 func shortLabel(title string) string {
-	r := strings.NewReplacer(", concurrency ", " c", " upload of unknown size: peak memory (RSS of the whole process)", " unsized: memory",
+	r := strings.NewReplacer(": client CPU time per operation", " CPU", " round trip added", " RTT", ", concurrency ", " c", " upload of unknown size: peak memory (RSS of the whole process)", " unsized: memory",
 		" upload of unknown size", " unsized: MB/s", " KiB", "K", " MiB", "M", " GiB", "G", " of 10000 keys", " 10k", " of 1000 keys", " 1k")
 	return r.Replace(title)
 }
