@@ -40,7 +40,7 @@ func main() {
 	var (
 		quick     = flag.Bool("quick", false, "smoke test: small sizes, short rounds (the report says so)")
 		smallRnds = flag.Int("small-rounds", 15, "rounds of the small-object workloads")
-		rounds    = flag.Int("rounds", 5, "rounds of the 64 MiB and List workloads")
+		rounds    = flag.Int("rounds", 9, "rounds of the 64 MiB and List workloads")
 		bigRounds = flag.Int("big-rounds", 3, "rounds of the 1 GiB, unknown-size, DeletePrefix and tuning workloads")
 		opTime    = flag.Duration("op-time", 600*time.Millisecond, "duration of one round of a small-object workload")
 		large     = flag.Int64("large", 64, "the large object, in MiB")
@@ -168,7 +168,7 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 	took := time.Since(start).Round(time.Second)
 
 	rounds := fmt.Sprintf("%d of %s each (small objects), %d (64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, tuning)",
-		opts.SmallRounds, opts.OpTime, opts.Rounds, opts.BigRounds)
+		opts.SmallRounds, millis(opts.OpTime), opts.Rounds, opts.BigRounds)
 	if quick {
 		command += " -quick"
 		rounds += ". **Quick mode: a smoke test with small sizes, not a measurement.**"
