@@ -176,8 +176,10 @@ func (l *loadSampler) summary() string {
 }
 
 // otherWork lists other test runs and MinIO servers found at the start, by
-// their command lines, for the report (this run's own MinIO is one).
+// their command lines, for the report; this run's own MinIO, started by
+// bench/run in MINIO_STATE_DIR, is left out.
 func otherWork() []string {
+	own := os.Getenv("MINIO_STATE_DIR") // bench/run's own MinIO servers run from it
 	entries, _ := os.ReadDir("/proc")
 	var found []string
 	for _, e := range entries {
@@ -189,6 +191,9 @@ func otherWork() []string {
 			continue
 		}
 		cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+		if own != "" && strings.Contains(cmd, own) {
+			continue
+		}
 		if strings.HasPrefix(cmd, "go test") || strings.Contains(cmd, "minio server") || strings.HasSuffix(strings.Fields(cmd + " x")[0], ".test") {
 			if len(cmd) > 80 {
 				cmd = cmd[:80] + "…"
