@@ -96,8 +96,7 @@ func main() {
 }
 
 func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, minioVer, command string, quick bool) error {
-	e := env{Endpoint: os.Getenv("STORAGE_TEST_S3_ENDPOINT"), Bucket: os.Getenv("STORAGE_TEST_S3_BUCKET"),
-		AccessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("STORAGE_TEST_S3_SECRET_KEY")}
+	e := envFromOS()
 	if e.Endpoint == "" || e.Bucket == "" || e.AccessKey == "" || e.SecretKey == "" {
 		return errors.New("no MinIO: run bench/run, which starts one with scripts/minio and sets STORAGE_TEST_S3_*")
 	}

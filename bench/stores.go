@@ -64,6 +64,12 @@ type env struct {
 	Dir                                    string // local contenders get a folder each inside
 }
 
+// envFromOS reads the MinIO environment that scripts/minio start writes.
+func envFromOS() env {
+	return env{Endpoint: os.Getenv("STORAGE_TEST_S3_ENDPOINT"), Bucket: os.Getenv("STORAGE_TEST_S3_BUCKET"),
+		AccessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("STORAGE_TEST_S3_SECRET_KEY")}
+}
+
 func (e env) s3Config() storage.S3Config {
 	return storage.S3Config{Bucket: e.Bucket, AccessKey: e.AccessKey, SecretKey: e.SecretKey,
 		Region: "us-east-1", Endpoint: e.Endpoint}

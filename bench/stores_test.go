@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 )
 
@@ -13,8 +12,8 @@ import (
 // environment of scripts/minio.
 
 func testEnv(b *testing.B) env {
-	e := env{Endpoint: os.Getenv("STORAGE_TEST_S3_ENDPOINT"), Bucket: os.Getenv("STORAGE_TEST_S3_BUCKET"),
-		AccessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("STORAGE_TEST_S3_SECRET_KEY"), Dir: b.TempDir()}
+	e := envFromOS()
+	e.Dir = b.TempDir()
 	return e
 }
 

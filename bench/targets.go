@@ -204,7 +204,7 @@ func (b *bench) deleteTarget(loopback *figure, n int) string {
 	}
 	farSpeedup := 0.0
 	if far != nil {
-		if bare, ok := b.bareLoop(far, n); ok {
+		if bare, near := b.bareLoop(far, n); near != nil {
 			farSpeedup = bare / median(far.Vals[far.Ours])
 			result += fmt.Sprintf("; %.1f× with %s added to every request (%.2f s against %.2f s, the loop credited with "+
 				"its loopback time plus the round trip alone, %.1f× as measured through the proxy; see the table after the loopback one)",

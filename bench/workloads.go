@@ -119,13 +119,24 @@ func parallel(n, conc int, op func(i int) error) error {
 	return <-errs
 }
 
-// timed runs op on conc goroutines for about d and returns operations per
-// second. A fixed duration, rather than a fixed count, keeps a slow
-// contender from stretching the run.
-func timed(conc int, d time.Duration, op func(i int) error) (float64, error) {
+// timing is what one timed run measured.
+type timing struct {
+	ops       int64
+	wall, cpu time.Duration // cpu: the whole process's user and system time
+}
+
+func (t timing) perSecond() float64 { return float64(t.ops) / t.wall.Seconds() }
+
+// timed runs op on conc goroutines for about d. A fixed duration, rather
+// than a fixed count, keeps a slow contender from stretching the run.
+func timed(conc int, d time.Duration, op func(i int) error) (timing, error) {
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conc)
+	cpuBefore, err := processCPU()
+	if err != nil {
+		return timing{}, err
+	}
 	start := time.Now()
 	deadline := start.Add(d)
 	for range conc {
@@ -140,11 +151,25 @@ func timed(conc int, d time.Duration, op func(i int) error) (float64, error) {
 		})
 	}
 	wg.Wait()
+	wall := time.Since(start)
 	close(errs)
 	if err := <-errs; err != nil {
-		return 0, err
+		return timing{}, err
 	}
-	return float64(done.Load()) / time.Since(start).Seconds(), nil
+	cpuAfter, err := processCPU()
+	if err != nil {
+		return timing{}, err
+	}
+	return timing{ops: done.Load(), wall: wall, cpu: cpuAfter - cpuBefore}, nil
+}
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 const smallKeys = 256 // distinct 4 KiB objects per contender
@@ -187,21 +212,22 @@ func (b *bench) small(kind string, names []string) error {
 			// At concurrency 1 the operations run one at a time, so the
 			// process's CPU time per operation is the client's own work:
 			// what a library adds to each request.
-			cpu := newFigure(fmt.Sprintf("4 KiB %s, concurrency 1: client CPU time per operation", op.name), kind, "µs", true, names)
-			cpu.Note = cpuNote
+			var cpu *figure
+			if conc == 1 {
+				cpu = newFigure(fmt.Sprintf("4 KiB %s, concurrency 1: client CPU time per operation", op.name), kind, "µs", true, names)
+				cpu.Note = cpuNote
+			}
 			err := b.measure(f, b.opts.SmallRounds, func(n string, _ int) (float64, error) {
-				before := processCPU()
-				var done atomic.Int64
-				rate, err := timed(conc, b.opts.OpTime, func(i int) error { done.Add(1); return op.op(b.stores[n], n, i) })
-				if conc == 1 && done.Load() > 0 {
-					cpu.Vals[n] = append(cpu.Vals[n], float64((processCPU()-before).Microseconds())/float64(done.Load()))
+				t, err := timed(conc, b.opts.OpTime, func(i int) error { return op.op(b.stores[n], n, i) })
+				if err == nil && cpu != nil && t.ops > 0 {
+					cpu.Vals[n] = append(cpu.Vals[n], float64(t.cpu.Microseconds())/float64(t.ops))
 				}
-				return rate, err
+				return t.perSecond(), err
 			})
 			if err != nil {
 				return err
 			}
-			if conc == 1 {
+			if cpu != nil {
 				b.figures = append(b.figures, cpu)
 			}
 		}
@@ -213,15 +239,6 @@ const cpuNote = "The benchmark process's user and system CPU time over the round
 	"measured with the concurrency-1 rounds above. It counts the library, the Go runtime (garbage collection " +
 	"included) and, on loopback, part of the kernel's network work for both ends of each request, which is " +
 	"about the same for every contender."
-
-// processCPU returns the user and system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // large measures put and get of one object of size bytes, streamed from
 // the PRNG with its size known.
@@ -484,12 +501,11 @@ func (b *bench) deletePrefix(kind string, n, rounds int, roundTrip time.Duration
 // loop's time per key here and on loopback, and what the loop would take
 // if the proxy added the round trip and nothing more.
 func (b *bench) roundTripNote(far *figure, n int) string {
-	loop := far.Names[1]
-	bare, ok := b.bareLoop(far, n)
-	if !ok {
+	bare, near := b.bareLoop(far, n)
+	if near == nil {
 		return ""
 	}
-	near := b.find(far.Kind, fmt.Sprintf("DeletePrefix of %d keys", n))
+	loop := far.Names[1]
 	perKey := func(f *figure) float64 { return median(f.Vals[loop]) / float64(n) * 1000 }
 	return fmt.Sprintf("Every request of these variants goes through a proxy in the benchmark that holds each chunk of bytes "+
 		"for half the round trip in each direction. The per-key loop takes %.1f ms per key here against %.1f ms on loopback: "+
@@ -499,14 +515,15 @@ func (b *bench) roundTripNote(far *figure, n int) string {
 }
 
 // bareLoop estimates the per-key loop's time with far's round trip and no
-// proxy overhead: its time on loopback plus one round trip per key.
-func (b *bench) bareLoop(far *figure, n int) (float64, bool) {
+// proxy overhead: its time in near, the same workload on loopback, plus one
+// round trip per key. near is nil when either figure lacks the values.
+func (b *bench) bareLoop(far *figure, n int) (bare float64, near *figure) {
 	loop := far.Names[1]
-	near := b.find(far.Kind, fmt.Sprintf("DeletePrefix of %d keys", n))
+	near = b.find(far.Kind, fmt.Sprintf("DeletePrefix of %d keys", n))
 	if near == nil || len(near.Vals[loop]) == 0 || len(far.Vals[far.Ours]) == 0 {
-		return 0, false
+		return 0, nil
 	}
-	return median(near.Vals[loop]) + float64(n)*far.RoundTrip.Seconds(), true
+	return median(near.Vals[loop]) + float64(n)*far.RoundTrip.Seconds(), near
 }
 
 // deleteConcurrently lists prefix and deletes each page of 1000 keys with
