@@ -341,10 +341,7 @@ func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 	}
 	f, err := l.files.open(key)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil, localAttrs{}, nil, errNoObject
-		}
-		return nil, localAttrs{}, nil, plainErr(err)
+		return nil, localAttrs{}, nil, openErr(err)
 	}
 	attrs, fi, err := readAttrs(f, key)
 	if err != nil {
@@ -354,30 +351,65 @@ func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 	return f, attrs, fi, nil
 }
 
+// describe returns the Info of the object under key, a valid key. Stat and
+// List need no reader, so the file is not opened as an *os.File.
+func (l *Local) describe(key string) (Info, error) {
+	attrs, fi, err := l.files.describe(key)
+	if err != nil {
+		return Info{}, openErr(err)
+	}
+	return attrs.info(key, fi), nil
+}
+
+// openErr turns an error opening a key's file into the error for the key.
+func openErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return errNoObject
+	}
+	return plainErr(err)
+}
+
 // readAttrs returns the attributes of the open file f stored under key.
 func readAttrs(f *os.File, key string) (localAttrs, fs.FileInfo, error) {
-	var attrs localAttrs
 	fi, err := f.Stat()
 	if err != nil {
-		return attrs, nil, plainErr(err)
+		return localAttrs{}, nil, plainErr(err)
 	}
+	attrs, err := attrsOf(int(f.Fd()), key, fi)
+	return attrs, fi, err
+}
+
+// describeInRoot is describe through the os.Root, for where openat2 cannot.
+func describeInRoot(root *os.Root, key string) (localAttrs, fs.FileInfo, error) {
+	f, err := root.Open(key)
+	if err != nil {
+		return localAttrs{}, nil, err
+	}
+	defer f.Close()
+	return readAttrs(f, key)
+}
+
+// attrsOf returns the attributes stored under key in fd, the open file that
+// fi describes.
+func attrsOf(fd int, key string, fi fs.FileInfo) (localAttrs, error) {
+	var attrs localAttrs
 	if !fi.Mode().IsRegular() {
-		return attrs, nil, errNoObject // a folder is not an object
+		return attrs, errNoObject // a folder is not an object
 	}
-	raw, err := getAttr(f, attrName)
+	raw, err := getAttr(fd, attrName)
 	switch {
 	case err == nil:
 		if err := attrs.decode(raw, key); err != nil {
-			return attrs, nil, fmt.Errorf("read attributes: %w", err)
+			return attrs, fmt.Errorf("read attributes: %w", err)
 		}
 	case errors.Is(err, errNoAttr):
 		// A file copied in by hand: derive what can be derived.
 		attrs.ContentType = cmp.Or(typeByExtension(key), "application/octet-stream")
 		attrs.ETag = fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
 	default:
-		return attrs, nil, fmt.Errorf("read attributes: %w", plainErr(err))
+		return attrs, fmt.Errorf("read attributes: %w", plainErr(err))
 	}
-	return attrs, fi, nil
+	return attrs, nil
 }
 
 func (a localAttrs) info(key string, fi fs.FileInfo) Info {
@@ -421,14 +453,13 @@ func (l *Local) getRange(ctx context.Context, key string, offset, length int64) 
 		return nil, err
 	}
 	info := attrs.info(key, fi)
-	var body io.Reader = f
-	if offset > 0 || length >= 0 {
-		remaining := max(info.Size-offset, 0)
-		if length >= 0 {
-			remaining = min(remaining, length)
-		}
-		body = io.NewSectionReader(f, min(offset, info.Size), remaining)
+	remaining := max(info.Size-offset, 0)
+	if length >= 0 {
+		remaining = min(remaining, length)
 	}
+	// Objects are replaced by rename, never written in place, so the size
+	// fstat gave is final: stopping there spares the read that finds the end.
+	body := io.NewSectionReader(f, min(offset, info.Size), remaining)
 	return &Reader{body: &fileBody{ctx: ctx, r: body, f: f}, info: info}, nil
 }
 
@@ -457,12 +488,8 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, wrapErr("stat", key, err)
 	}
-	f, attrs, fi, err := l.open(key)
-	if err != nil {
-		return Info{}, wrapErr("stat", key, err)
-	}
-	f.Close()
-	return attrs.info(key, fi), nil
+	info, err := l.describe(key)
+	return info, wrapErr("stat", key, err)
 }
 
 // Delete removes the object under key, and the folders it leaves empty.

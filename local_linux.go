@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,15 +18,15 @@ func setAttr(f *os.File, name string, value []byte) error {
 	return unix.Fsetxattr(int(f.Fd()), name, value, 0)
 }
 
-func getAttr(f *os.File, name string) ([]byte, error) {
+func getAttr(fd int, name string) ([]byte, error) {
 	buf := make([]byte, 512)
 	for {
-		n, err := unix.Fgetxattr(int(f.Fd()), name, buf)
+		n, err := unix.Fgetxattr(fd, name, buf)
 		switch {
 		case err == nil:
 			return buf[:n], nil
 		case errors.Is(err, unix.ERANGE):
-			size, err := unix.Fgetxattr(int(f.Fd()), name, nil)
+			size, err := unix.Fgetxattr(fd, name, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -86,17 +88,74 @@ func (b beneath) open(name string) (*os.File, error) {
 }
 
 func (b beneath) openat2(name string) (*os.File, error) {
+	fd, err := b.openat2fd(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+func (b beneath) openat2fd(name string) (int, error) {
 	fd, err := unix.Openat2(b.fd, name, &unix.OpenHow{
 		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
 	})
 	if errors.Is(err, unix.EXDEV) {
-		return nil, &os.PathError{Op: "open", Path: name, Err: errEscapes}
+		return -1, &os.PathError{Op: "open", Path: name, Err: errEscapes}
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		return -1, &os.PathError{Op: "open", Path: name, Err: err}
 	}
-	return os.NewFile(uintptr(fd), name), nil
+	return fd, nil
+}
+
+// describe returns the attributes of the object under key and a description
+// of its file. It keeps the descriptor to itself: an *os.File would cost
+// every Stat, and every object List yields, one more system call (os.NewFile
+// asks the kernel whether the descriptor is non-blocking).
+func (b beneath) describe(key string) (localAttrs, fs.FileInfo, error) {
+	if b.fd < 0 {
+		return describeInRoot(b.root, key)
+	}
+	fd, err := b.openat2fd(key)
+	if errors.Is(err, unix.EAGAIN) { // see open
+		return describeInRoot(b.root, key)
+	}
+	if err != nil {
+		return localAttrs{}, nil, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return localAttrs{}, nil, err
+	}
+	fi := statInfo{name: path.Base(key), st: &st}
+	attrs, err := attrsOf(fd, key, fi)
+	return attrs, fi, err
+}
+
+// statInfo is the fs.FileInfo of an fstat.
+type statInfo struct {
+	name string
+	st   *unix.Stat_t
+}
+
+func (fi statInfo) Name() string       { return fi.name }
+func (fi statInfo) Size() int64        { return fi.st.Size }
+func (fi statInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
+func (fi statInfo) IsDir() bool        { return fi.Mode().IsDir() }
+func (fi statInfo) Sys() any           { return fi.st }
+
+func (fi statInfo) Mode() fs.FileMode {
+	mode := fs.FileMode(fi.st.Mode & 0o777)
+	switch fi.st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
+		mode |= fs.ModeDir
+	default:
+		mode |= fs.ModeIrregular // neither an object nor a folder
+	}
+	return mode
 }
 
 // errEscapes reports a symbolic link that leads out of the directory: no

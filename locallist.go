@@ -88,7 +88,7 @@ func (w *walker) walk(dir string) bool {
 			}
 			continue
 		}
-		info, err := w.l.describeEntry(key)
+		info, err := w.l.describe(key)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since the folder was read
 		}
@@ -167,19 +167,6 @@ func (l *Local) holdsObject(dir string) bool {
 		}
 	}
 	return false
-}
-
-func (l *Local) describeEntry(key string) (Info, error) {
-	f, err := l.files.open(key)
-	if err != nil {
-		return Info{}, plainErr(err)
-	}
-	defer f.Close()
-	attrs, fi, err := readAttrs(f, key)
-	if err != nil {
-		return Info{}, err
-	}
-	return attrs.info(key, fi), nil
 }
 
 // DeletePrefix deletes every object whose key starts with prefix, and the
