@@ -61,7 +61,7 @@ const (
 // 40 MiB of buffers whatever the size. Multipart uploads allow 10,000 parts,
 // which caps an object at about 78 GiB. A Put that fails or is cancelled
 // aborts its multipart upload, leaving no object and no stored parts. Copy
-// uses CopyObject, which S3 limits to objects of 5 GiB.
+// copies on the server, part by part above 5 GiB (see [S3.Copy]).
 //
 // # Data integrity
 //
@@ -399,26 +399,6 @@ func (s *S3) objectACL(private bool) string {
 	return s.acl
 }
 
-// isPrivate reports whether the object under key grants access to its owner
-// only, as an object stored with PutOptions.Private does, so that Copy can
-// keep it so. It needs s3:GetObjectAcl, which the usual policy grants.
-func (s *S3) isPrivate(ctx context.Context, c *s3Clients, key string) (bool, error) {
-	out, err := c.api.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
-	if err != nil {
-		return false, s.translate(ctx, err, "s3:GetObjectAcl")
-	}
-	owner := ""
-	if out.Owner != nil {
-		owner = aws.ToString(out.Owner.ID)
-	}
-	for _, g := range out.Grants {
-		if g.Grantee == nil || g.Grantee.Type != types.TypeCanonicalUser || aws.ToString(g.Grantee.ID) != owner {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
 // modTimeAfterPut returns when S3 stored the object, from the Date of its
 // response: neither PutObject nor CompleteMultipartUpload returns the
 // Last-Modified time, and asking with a HEAD would cost a request per Put.
@@ -507,65 +487,4 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 		}
 	}
 	return wrapErr("delete", key, err)
-}
-
-// Copy copies src to dst on the server (CopyObject), keeping the content
-// type, the other attributes and the metadata; with an ACL configured, a
-// private src (PutOptions.Private) gives a private copy. A missing src
-// yields an error matching fs.ErrNotExist. Objects over 5 GiB cannot be
-// copied this way.
-func (s *S3) Copy(ctx context.Context, dst, src string) (Info, error) {
-	if err := ValidateKey(src); err != nil {
-		return Info{}, wrapErr("copy", src, err)
-	}
-	if err := ValidateKey(dst); err != nil {
-		return Info{}, wrapErr("copy", dst, err)
-	}
-	c, err := s.api(ctx)
-	if err != nil {
-		return Info{}, wrapErr("copy", src, err)
-	}
-	info, err := s.stat(ctx, c, src)
-	if err != nil {
-		return Info{}, wrapErr("copy", src, err)
-	}
-	if dst == src {
-		// S3 refuses to copy an object onto itself unchanged; it is a no-op.
-		return info, nil
-	}
-	// CopyObject does not copy the ACL: a private source must not become
-	// public under the configured ACL.
-	acl := s.acl
-	if acl != "" {
-		private, err := s.isPrivate(ctx, c, src)
-		if err != nil {
-			return Info{}, wrapErr("copy", src, err)
-		}
-		acl = s.objectACL(private)
-	}
-	out, err := c.api.CopyObject(ctx, &s3.CopyObjectInput{
-		Bucket:            aws.String(s.bucket),
-		Key:               aws.String(dst),
-		CopySource:        aws.String(s.bucket + "/" + escapeKey(src)),
-		CopySourceIfMatch: optional(info.ETag),
-		MetadataDirective: types.MetadataDirectiveCopy,
-		ACL:               types.ObjectCannedACL(acl),
-	})
-	if err != nil {
-		err = s.translate(ctx, err, "s3:GetObject on the source and s3:PutObject")
-		if errors.Is(err, fs.ErrNotExist) {
-			return Info{}, wrapErr("copy", src, err)
-		}
-		return Info{}, wrapErr("copy", dst, err)
-	}
-	info.Key = dst
-	if r := out.CopyObjectResult; r != nil {
-		if r.ETag != nil {
-			info.ETag = *r.ETag
-		}
-		if r.LastModified != nil {
-			info.ModTime = r.LastModified.UTC().Truncate(time.Second)
-		}
-	}
-	return info, nil
 }

@@ -171,6 +171,8 @@ func TestS3ErrorTranslation(t *testing.T) {
 			"s3:PutObject", fs.ErrPermission, []string{"AWS_KEY"}},
 		{"wrong secret", apiError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match", nil),
 			"s3:PutObject", fs.ErrPermission, []string{"AWS_SECRET"}},
+		{"source changed during a copy", apiError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", nil),
+			"s3:GetObject on the source and s3:PutObject", nil, []string{"the source changed during the copy"}},
 		{"corrupted upload", apiError(400, "BadDigest", "The Content-MD5 you specified did not match what we received.", nil),
 			"s3:PutObject", nil, []string{"corrupted"}},
 	} {

@@ -140,6 +140,11 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		return wrap(nil, "the server refused the request; if bucket "+strconv.Quote(s.bucket)+
 			" is not in region "+strconv.Quote(s.regionInUse())+", set Region (AWS_REGION) to its region or leave it empty to detect it")
 
+	case code == "PreconditionFailed":
+		// Only a copy sends a condition: that its source is still the
+		// version it looked up.
+		return wrap(nil, "the source changed during the copy")
+
 	case code == "InvalidRange":
 		return wrap(nil, "range not satisfiable")
 

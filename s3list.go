@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -122,16 +121,11 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	// The next page is listed while earlier ones are deleted: the listing
 	// resumes after the last key it returned, deleted or not, and most of
 	// the time goes to the deletions, which the server does key by key.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var (
-		deleted  atomic.Int64
-		inFlight = make(chan struct{}, deletesInFlight)
-		wg       sync.WaitGroup
-	)
+	g, ctx := newGroup(ctx, deletesInFlight)
+	var deleted atomic.Int64
 	for page, err := range s.pages(ctx, prefix, "") {
 		if err != nil {
-			cancel(err)
+			g.Fail(err)
 			break
 		}
 		if len(page.Contents) == 0 {
@@ -141,27 +135,26 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 		for i, o := range page.Contents {
 			ids[i] = types.ObjectIdentifier{Key: o.Key}
 		}
-		inFlight <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-inFlight }()
+		g.Go(func() error {
 			out, err := c.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
 				Bucket: aws.String(s.bucket),
 				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
 			})
-			switch {
-			case err != nil:
-				cancel(s.translate(ctx, err, "s3:DeleteObject"))
-			case len(out.Errors) > 0:
-				cancel(s.deleteErrors(out.Errors))
-			}
 			if out != nil {
 				deleted.Add(int64(len(ids) - len(out.Errors)))
 			}
+			switch {
+			case err != nil:
+				return s.translate(ctx, err, "s3:DeleteObject")
+			case len(out.Errors) > 0:
+				return s.deleteErrors(out.Errors)
+			}
+			return nil
 		})
 	}
-	wg.Wait()
 	// The first failure, or the caller's cancellation, stops the rest.
-	return int(deleted.Load()), context.Cause(ctx)
+	err = g.Wait()
+	return int(deleted.Load()), err
 }
 
 // deletesInFlight is how many DeleteObjects requests DeletePrefix keeps
