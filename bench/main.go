@@ -122,6 +122,8 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 	}
 	defer b.cleanup()
 
+	// Before any workload, while the tree is still the one go run built.
+	vers := versions(minioVer)
 	others := otherWork()
 	load := sampleLoad(5 * time.Second)
 	start := time.Now()
@@ -175,7 +177,7 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 	saved := results{Info: reportInfo{
 		Command: command, Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Took: took.String(),
 		Chart: filepath.Base(pngFile), Load: load.summary(), Rounds: rounds,
-		Machine: machine(e.Dir), Versions: versions(minioVer), Others: others, Failures: failures,
+		Machine: machine(e.Dir), Versions: vers, Others: others, Failures: failures,
 	}, Figures: b.figures}
 	raw, err := json.MarshalIndent(saved, "", "\t")
 	if err != nil {
