@@ -90,6 +90,11 @@ type S3 struct {
 	region    string // as configured; "" means detect
 	awsCfg    aws.Config
 
+	// copyLimit and copyPartSize are s3CopyLimit and s3CopyPartSize, as
+	// fields so that a test can take the part-by-part path with a small
+	// object.
+	copyLimit, copyPartSize int64
+
 	// clients is set once the region is known: at once when configured,
 	// otherwise by the first operation, which detects it. detecting admits
 	// one detection at a time; a failed one is retried by the next call.
@@ -151,6 +156,9 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		region:    cfg.Region,
 		awsCfg:    awsCfg,
 		detecting: make(chan struct{}, 1),
+
+		copyLimit:    s3CopyLimit,
+		copyPartSize: s3CopyPartSize,
 	}
 	if cfg.Region != "" {
 		s.clients.Store(s.newClients(cfg.Region))

@@ -58,8 +58,8 @@ func (s *S3) Copy(ctx context.Context, dst, src string) (Info, error) {
 		}
 		acl = s.objectACL(private)
 	}
-	if info.Size > s3CopyLimit {
-		info, err = s.copyInParts(ctx, c, dst, src, info, acl, s3CopyPartSize)
+	if info.Size > s.copyLimit {
+		info, err = s.copyInParts(ctx, c, dst, src, info, acl, s.copyPartSize)
 	} else {
 		info, err = s.copyObject(ctx, c, dst, src, info, acl)
 	}
