@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
@@ -100,6 +101,12 @@ type S3 struct {
 	// one detection at a time; a failed one is retried by the next call.
 	clients   atomic.Pointer[s3Clients]
 	detecting chan struct{}
+
+	// bucketFound is set once the bucket is known to exist. Until then a
+	// HEAD's 404, which has no body to say what is missing, is checked with
+	// HeadBucket, so that a wrong bucket name is not mistaken for a missing
+	// object.
+	bucketFound atomic.Bool
 }
 
 // s3Clients are the SDK clients for the bucket's region.
@@ -463,8 +470,15 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 func (s *S3) stat(ctx context.Context, c *s3Clients, key string) (Info, error) {
 	out, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		return Info{}, s.translate(ctx, err, "s3:GetObject")
+		err = s.translate(ctx, err, "s3:GetObject")
+		if errors.Is(err, fs.ErrNotExist) && !s.bucketFound.Load() {
+			if bucketErr := s.checkBucket(ctx, c); bucketErr != nil {
+				return Info{}, bucketErr
+			}
+		}
+		return Info{}, err
 	}
+	s.bucketFound.Store(true)
 	return Info{
 		Key:                key,
 		Size:               aws.ToInt64(out.ContentLength),
@@ -475,6 +489,25 @@ func (s *S3) stat(ctx context.Context, c *s3Clients, key string) (Info, error) {
 		ModTime:            aws.ToTime(out.LastModified).UTC(),
 		Metadata:           lowerMetadata(out.Metadata),
 	}, nil
+}
+
+// checkBucket returns the error for a missing bucket if HeadBucket finds
+// none. Any other answer means the bucket is there (or not this user's to
+// probe, where the HEAD's 404 is the best answer there is); a request that
+// gets no answer settles nothing.
+func (s *S3) checkBucket(ctx context.Context, c *s3Clients) error {
+	_, err := c.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
+	var respErr *awshttp.ResponseError
+	switch {
+	case err == nil:
+	case errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusNotFound:
+		return s.translateAPI(err, "NoSuchBucket", "", http.StatusNotFound, "", "s3:ListBucket")
+	case errors.As(err, &respErr):
+	default:
+		return nil
+	}
+	s.bucketFound.Store(true)
+	return nil
 }
 
 // Delete removes the object under key; deleting a missing key is not an

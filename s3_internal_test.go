@@ -460,3 +460,25 @@ func TestS3ACLHeaders(t *testing.T) {
 		assert.Equal(t, want, sent, "ACL %q", acl)
 	}
 }
+
+// TestS3StatChecksTheBucketOnce checks the price of telling a missing bucket
+// from a missing object after a HEAD: one HeadBucket, for the first missing
+// object only.
+func TestS3StatChecksTheBucketOnce(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewS3(ctx, minioConfig(t))
+	require.NoError(t, err)
+	rec := &recordingClient{}
+	s.awsCfg.HTTPClient = rec
+	for range 3 {
+		_, err := s.Stat(ctx, "missing/object.txt")
+		require.ErrorIs(t, err, fs.ErrNotExist)
+	}
+	heads := map[string]int{}
+	for _, r := range rec.requests {
+		if r.Method == http.MethodHead {
+			heads[strings.TrimSuffix(r.URL.Path, "/")]++
+		}
+	}
+	assert.Equal(t, map[string]int{"/" + s.bucket + "/missing/object.txt": 3, "/" + s.bucket: 1}, heads)
+}

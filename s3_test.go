@@ -234,11 +234,19 @@ func TestS3MissingBucket(t *testing.T) {
 	m := needMinIO(t)
 	cfg := m.config()
 	cfg.Bucket = "no-such-bucket"
+	cfg.Region = "us-east-1" // no region lookup, which would name the bucket missing first
 	s := newS3(t, cfg)
-	_, err := s.Get(context.Background(), "a.txt")
-	require.Error(t, err)
-	assert.NotErrorIs(t, err, fs.ErrNotExist, "a missing bucket is a misconfiguration, not a missing object")
-	assert.Contains(t, err.Error(), `bucket "no-such-bucket" does not exist`)
+	ctx := context.Background()
+	for name, op := range map[string]func() error{
+		"get":  func() error { _, err := s.Get(ctx, "a.txt"); return err },
+		"stat": func() error { _, err := s.Stat(ctx, "a.txt"); return err }, // a HEAD: its 404 has no body
+		"copy": func() error { _, err := s.Copy(ctx, "b.txt", "a.txt"); return err },
+	} {
+		err := op()
+		require.Error(t, err, name)
+		assert.NotErrorIs(t, err, fs.ErrNotExist, "%s: a missing bucket is a misconfiguration, not a missing object", name)
+		assert.Contains(t, err.Error(), `bucket "no-such-bucket" does not exist`, name)
+	}
 }
 
 // TestS3ErrorsKeepSDKDetails checks that callers can still reach the SDK's

@@ -82,13 +82,14 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 	var noSuchKey *types.NoSuchKey
 	var notFound *types.NotFound
 	switch {
-	case errors.As(err, &noSuchKey), errors.As(err, &notFound), code == "NoSuchKey", code == "NotFound":
-		// A HEAD gets no body, so a missing bucket looks the same as a
-		// missing key there; GET, List and region detection tell them apart.
-		return &s3Error{kind: fs.ErrNotExist, msg: "object does not exist", err: err}
-
 	case code == "NoSuchBucket":
 		return wrap(nil, "bucket "+strconv.Quote(s.bucket)+" does not exist (check BUCKET_NAME and the endpoint)")
+
+	case errors.As(err, &noSuchKey), errors.As(err, &notFound), code == "NoSuchKey", code == "NotFound":
+		// A HEAD gets no body, so a missing bucket looks the same as a
+		// missing key there; Stat asks HeadBucket which it is (see
+		// checkBucket).
+		return &s3Error{kind: fs.ErrNotExist, msg: "object does not exist", err: err}
 
 	case code == "AccessControlListNotSupported":
 		return wrap(fs.ErrPermission, "the bucket does not accept ACLs (its Object Ownership is \"bucket owner enforced\"): "+
