@@ -3,7 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,21 +14,27 @@ import (
 func TestGroup(t *testing.T) {
 	t.Run("runs at most limit at a time", func(t *testing.T) {
 		g, _ := newGroup(context.Background(), 3)
-		var running, most, ran atomic.Int32
+		var (
+			mu                 sync.Mutex
+			running, most, ran int
+		)
 		for range 20 {
 			g.Go(func() error {
-				n := running.Add(1)
-				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-				}
+				mu.Lock()
+				running++
+				most = max(most, running)
+				mu.Unlock()
 				time.Sleep(time.Millisecond)
-				running.Add(-1)
-				ran.Add(1)
+				mu.Lock()
+				running--
+				ran++
+				mu.Unlock()
 				return nil
 			})
 		}
 		require.NoError(t, g.Wait())
-		assert.Equal(t, int32(20), ran.Load())
-		assert.LessOrEqual(t, most.Load(), int32(3))
+		assert.Equal(t, 20, ran)
+		assert.LessOrEqual(t, most, 3)
 	})
 
 	t.Run("the first error cancels the rest and is returned", func(t *testing.T) {

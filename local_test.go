@@ -171,16 +171,16 @@ func TestLocalAttributesTakeNoSpace(t *testing.T) {
 func blockBackedDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	var fs unix.Statfs_t
-	require.NoError(t, unix.Statfs(dir, &fs))
-	if fs.Type != unix.TMPFS_MAGIC {
+	var st unix.Statfs_t
+	require.NoError(t, unix.Statfs(dir, &st))
+	if st.Type != unix.TMPFS_MAGIC {
 		return dir
 	}
 	dir, err := os.MkdirTemp(".", ".blocks-")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, unix.Statfs(dir, &fs))
-	require.NotEqual(t, int64(unix.TMPFS_MAGIC), fs.Type, "neither the temporary folder nor the package's is on a block-backed file system")
+	require.NoError(t, unix.Statfs(dir, &st))
+	require.NotEqual(t, int64(unix.TMPFS_MAGIC), st.Type, "neither the temporary folder nor the package's is on a block-backed file system")
 	return dir
 }
 

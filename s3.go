@@ -498,13 +498,11 @@ func (s *S3) stat(ctx context.Context, c *s3Clients, key string) (Info, error) {
 func (s *S3) checkBucket(ctx context.Context, c *s3Clients) error {
 	_, err := c.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
 	var respErr *awshttp.ResponseError
-	switch {
-	case err == nil:
-	case errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusNotFound:
-		return s.translateAPI(err, "NoSuchBucket", "", http.StatusNotFound, "", "s3:ListBucket")
-	case errors.As(err, &respErr):
-	default:
+	if err != nil && !errors.As(err, &respErr) {
 		return nil
+	}
+	if respErr != nil && respErr.HTTPStatusCode() == http.StatusNotFound {
+		return s.translateAPI(err, "NoSuchBucket", "", http.StatusNotFound, "", "s3:ListBucket")
 	}
 	s.bucketFound.Store(true)
 	return nil

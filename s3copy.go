@@ -104,7 +104,7 @@ func (s *S3) copyObject(ctx context.Context, c *s3Clients, dst, src string, info
 // upload of parts of partSize bytes, or larger where 10,000 of them would not
 // hold the object. A failed or cancelled copy aborts the upload.
 func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, info Info, acl string, partSize int64) (Info, error) {
-	partSize = max(partSize, (info.Size+s3MaxParts-1)/s3MaxParts)
+	partSize = max(partSize, ceilDiv(info.Size, s3MaxParts))
 	// uploadClient's CreateMultipartUpload and AbortMultipartUpload make
 	// sure that no upload outlives a failure, as for a Put.
 	up := uploadClient{c.api}
@@ -150,7 +150,7 @@ func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, inf
 // s3Concurrency at a time. Each part copies only from the version of src
 // that info describes.
 func (s *S3) copyParts(ctx context.Context, c *s3Clients, dst, src string, info Info, uploadID *string, partSize int64) ([]types.CompletedPart, error) {
-	parts := make([]types.CompletedPart, (info.Size+partSize-1)/partSize)
+	parts := make([]types.CompletedPart, ceilDiv(info.Size, partSize))
 	g, ctx := newGroup(ctx, s3Concurrency)
 	for i := range parts {
 		if ctx.Err() != nil {
@@ -181,6 +181,8 @@ func (s *S3) copyParts(ctx context.Context, c *s3Clients, dst, src string, info 
 	}
 	return parts, g.Wait()
 }
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
 // isPrivate reports whether the object under key grants access to its owner
 // only, as an object stored with PutOptions.Private does, so that Copy can

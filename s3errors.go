@@ -83,6 +83,8 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 	var notFound *types.NotFound
 	switch {
 	case code == "NoSuchBucket":
+		// Before the NotFound case: checkBucket passes HeadBucket's
+		// NotFound error with this code.
 		return wrap(nil, "bucket "+strconv.Quote(s.bucket)+" does not exist (check BUCKET_NAME and the endpoint)")
 
 	case errors.As(err, &noSuchKey), errors.As(err, &notFound), code == "NoSuchKey", code == "NotFound":

@@ -152,7 +152,8 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 			return nil
 		})
 	}
-	// The first failure, or the caller's cancellation, stops the rest.
+	// The first failure, or the caller's cancellation, stops the rest. The
+	// count is read only once Wait has seen every request end.
 	err = g.Wait()
 	return int(deleted.Load()), err
 }
