@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +24,8 @@ const (
 )
 
 // Copy copies src to dst on the server, keeping the content type, the other
-// attributes and the metadata; with an ACL configured, a private src
+// headers, the metadata and the tags as CopyObject does, also for objects
+// other tools stored; with an ACL configured, a private src
 // (PutOptions.Private) gives a private copy. The bytes never pass through
 // this process: up to 5 GiB one CopyObject copies them, above that
 // UploadPartCopy does, in 512 MiB parts, three at a time. A src that
@@ -105,18 +108,14 @@ func (s *S3) copyObject(ctx context.Context, c *s3Clients, dst, src string, info
 // hold the object. A failed or cancelled copy aborts the upload.
 func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, info Info, acl string, partSize int64) (Info, error) {
 	partSize = max(partSize, ceilDiv(info.Size, s3MaxParts))
+	create, err := s.copyUploadInput(ctx, c, dst, src, info.ETag, acl)
+	if err != nil {
+		return Info{}, err
+	}
 	// uploadClient's CreateMultipartUpload and AbortMultipartUpload make
 	// sure that no upload outlives a failure, as for a Put.
 	up := uploadClient{c.api}
-	created, err := up.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:             aws.String(s.bucket),
-		Key:                aws.String(dst),
-		ContentType:        optional(info.ContentType),
-		ContentDisposition: optional(info.ContentDisposition),
-		CacheControl:       optional(info.CacheControl),
-		Metadata:           info.Metadata,
-		ACL:                types.ObjectCannedACL(acl),
-	})
+	created, err := up.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		return Info{}, s.translate(ctx, err, "s3:PutObject")
 	}
@@ -144,6 +143,50 @@ func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, inf
 	info.ETag = aws.ToString(done.ETag)
 	info.ModTime = modTimeAfterPut(done.ResultMetadata)
 	return info, nil
+}
+
+// copyUploadInput returns the request that starts the multipart upload
+// copying src to dst, with the headers and tags of the version of src whose
+// ETag is etag. CopyObject carries these over by itself; Info holds only
+// those this library sets, so they are read again here, lest an object
+// stored by another tool lose its Content-Encoding, Content-Language,
+// Expires, redirect or tags in a copy. Like CopyObject, it leaves the
+// storage class and the encryption to the bucket's defaults.
+func (s *S3) copyUploadInput(ctx context.Context, c *s3Clients, dst, src, etag, acl string) (*s3.CreateMultipartUploadInput, error) {
+	head, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(src), IfMatch: optional(etag)})
+	if err != nil {
+		return nil, s.translate(ctx, err, "s3:GetObject")
+	}
+	in := &s3.CreateMultipartUploadInput{
+		Bucket:                  aws.String(s.bucket),
+		Key:                     aws.String(dst),
+		ContentType:             head.ContentType,
+		ContentDisposition:      head.ContentDisposition,
+		ContentEncoding:         head.ContentEncoding,
+		ContentLanguage:         head.ContentLanguage,
+		CacheControl:            head.CacheControl,
+		WebsiteRedirectLocation: head.WebsiteRedirectLocation,
+		Metadata:                head.Metadata,
+		ACL:                     types.ObjectCannedACL(acl),
+	}
+	if head.ExpiresString != nil {
+		// An Expires that is no HTTP date cannot be sent back as one.
+		if t, err := http.ParseTime(*head.ExpiresString); err == nil {
+			in.Expires = &t
+		}
+	}
+	if aws.ToInt32(head.TagCount) > 0 {
+		out, err := c.api.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(s.bucket), Key: aws.String(src)})
+		if err != nil {
+			return nil, s.translate(ctx, err, "s3:GetObjectTagging")
+		}
+		tags := url.Values{}
+		for _, tag := range out.TagSet {
+			tags.Add(aws.ToString(tag.Key), aws.ToString(tag.Value))
+		}
+		in.Tagging = aws.String(tags.Encode())
+	}
+	return in, nil
 }
 
 // copyParts fills the parts of the multipart upload uploadID from src,
