@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -54,6 +55,26 @@ func TestS3URLForms(t *testing.T) {
 			_, err = s.URL("../x")
 			require.ErrorIs(t, err, ErrInvalidKey)
 		})
+	}
+}
+
+// TestS3URLPartitions checks the public URLs outside us-east-1 against the
+// endpoints the SDK's own rules give for requests, in a region of every AWS
+// partition: China and the sovereign and isolated clouds have domains of
+// their own.
+func TestS3URLPartitions(t *testing.T) {
+	rules := s3.NewDefaultEndpointResolverV2()
+	for _, region := range []string{
+		"eu-west-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1", "eusc-de-east-1",
+		"us-iso-east-1", "us-isob-east-1", "us-isof-south-1", "eu-isoe-west-1",
+	} {
+		for _, bucket := range []string{"media", "media.example.org"} {
+			e, err := rules.ResolveEndpoint(context.Background(), s3.EndpointParameters{
+				Bucket: aws.String(bucket), Region: aws.String(region), ForcePathStyle: aws.Bool(strings.Contains(bucket, ".")),
+			})
+			require.NoError(t, err, region)
+			assert.Equal(t, e.URI.String(), s3BaseURL("", bucket, region), region)
+		}
 	}
 }
 

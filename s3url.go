@@ -93,9 +93,27 @@ func s3BaseURL(endpoint, bucket, region string) string {
 	case endpoint != "":
 		return strings.TrimRight(endpoint, "/") + "/" + bucket
 	case strings.Contains(bucket, "."):
-		return "https://s3." + region + ".amazonaws.com/" + bucket
+		return "https://s3." + region + "." + awsDomain(region) + "/" + bucket
 	case region == "us-east-1":
 		return "https://" + bucket + ".s3.amazonaws.com"
 	}
-	return "https://" + bucket + ".s3." + region + ".amazonaws.com"
+	return "https://" + bucket + ".s3." + region + "." + awsDomain(region)
+}
+
+// awsDomain returns the domain of the AWS partition region belongs to: China
+// and the sovereign and isolated clouds have their own.
+func awsDomain(region string) string {
+	for _, p := range [...]struct{ prefix, domain string }{
+		{"cn-", "amazonaws.com.cn"},
+		{"eusc-", "amazonaws.eu"},
+		{"us-iso-", "c2s.ic.gov"},
+		{"us-isob-", "sc2s.sgov.gov"},
+		{"us-isof-", "csp.hci.ic.gov"},
+		{"eu-isoe-", "cloud.adc-e.uk"},
+	} {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.domain
+		}
+	}
+	return "amazonaws.com"
 }
