@@ -292,16 +292,16 @@ func httpError(w http.ResponseWriter, status int, detail string) {
 
 // isActiveType reports whether a browser would render an object of type
 // contentType as a document (which runs its scripts on the site's origin)
-// or run it as a script. A type that does not parse is treated as active:
-// browsers parse Content-Type more leniently than mime does, and may
-// find one of the types below in it.
+// or run it as a script. Anything but one well-formed media type counts as
+// active: browsers parse Content-Type more leniently than mime does, and
+// take the last of a comma-separated list, so "image/png, text/html" renders
+// as HTML. Put refuses such types, but a file may come from elsewhere.
 func isActiveType(contentType string) bool {
-	essence, _, _ := strings.Cut(contentType, ";")
-	essence = strings.ToLower(strings.TrimSpace(essence))
-	typ, sub, ok := strings.Cut(essence, "/")
-	if !ok || !isToken(typ) || !isTokenPlus(sub) {
+	essence, ok := mediaType(contentType)
+	if !ok {
 		return true
 	}
+	_, sub, _ := strings.Cut(essence, "/")
 	switch essence {
 	case "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
 		"application/xml", "text/xsl", "application/xslt+xml", "text/xml-external-parsed-entity",
@@ -313,11 +313,6 @@ func isActiveType(contentType string) bool {
 		return true // browsers render every XML type, scripts in XHTML elements included
 	}
 	return isJavaScriptType(essence)
-}
-
-// isTokenPlus is isToken allowing "+" too, as in "svg+xml".
-func isTokenPlus(s string) bool {
-	return isToken(strings.ReplaceAll(s, "+", "-"))
 }
 
 // isJavaScriptType reports whether essence is one of the JavaScript MIME

@@ -2,8 +2,6 @@ package storage
 
 import (
 	"context"
-	"fmt"
-	"io/fs"
 	"net/http"
 	"strings"
 
@@ -48,8 +46,8 @@ func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (stri
 	contentType := ""
 	if opts != nil && method == http.MethodPut {
 		contentType = opts.ContentType
-		if !isHeaderValue(contentType) {
-			return "", wrapErr("sign", key, fmt.Errorf("%w: content type %q must be printable ASCII", fs.ErrInvalid, contentType))
+		if err := checkContentType(contentType); err != nil {
+			return "", wrapErr("sign", key, err)
 		}
 	}
 	c, err := s.api(ctx)

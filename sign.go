@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,8 +55,8 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 	}
 	// A newline in it would make the signed message ambiguous; S3 refuses
 	// such a header anyway.
-	if !isHeaderValue(contentType) {
-		return "", fmt.Errorf("%w: content type %q must be printable ASCII", fs.ErrInvalid, contentType)
+	if err := checkContentType(contentType); err != nil {
+		return "", err
 	}
 	if len(l.signingKey) == 0 {
 		return "", fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)

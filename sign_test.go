@@ -96,6 +96,7 @@ func TestLocalSignedURLErrors(t *testing.T) {
 		{Method: "get"},
 		{Method: http.MethodPut, ContentType: "text/plain\nX-Evil: 1"},
 		{Method: http.MethodPut, ContentType: "tëxt/plain"},
+		{Method: http.MethodPut, ContentType: "image/png, text/html"},
 	} {
 		_, err := l.SignedURL(ctx, "a.txt", opts)
 		assert.ErrorIs(t, err, fs.ErrInvalid, "%+v", opts)

@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -304,8 +305,10 @@ func checkPutOptions(opts *PutOptions) error {
 	if opts == nil {
 		return nil
 	}
+	if err := checkContentType(opts.ContentType); err != nil {
+		return err
+	}
 	for _, h := range [...]struct{ name, value string }{
-		{"content type", opts.ContentType},
 		{"content disposition", opts.ContentDisposition},
 		{"cache control", opts.CacheControl},
 	} {
@@ -327,6 +330,31 @@ func checkPutOptions(opts *PutOptions) error {
 		return fmt.Errorf("%w: metadata is %d bytes, more than the %d that S3 allows", fs.ErrInvalid, size, maxMetadataSize)
 	}
 	return nil
+}
+
+// checkContentType accepts "" and one media type, such as "image/png" or
+// "text/plain; charset=utf-8". A list of types is refused: browsers split a
+// Content-Type at its commas and take the last type, so "image/png, text/html"
+// would be served as an image by every check and rendered as HTML.
+func checkContentType(contentType string) error {
+	if contentType == "" {
+		return nil
+	}
+	if !isHeaderValue(contentType) {
+		return fmt.Errorf("%w: content type %q must be printable ASCII", fs.ErrInvalid, contentType)
+	}
+	if _, ok := mediaType(contentType); !ok {
+		return fmt.Errorf("%w: content type %q is not one media type such as \"image/png\"", fs.ErrInvalid, contentType)
+	}
+	return nil
+}
+
+// mediaType returns the lower-case type/subtype of contentType, and whether
+// contentType is exactly one well-formed media type with no comma anywhere.
+func mediaType(contentType string) (essence string, ok bool) {
+	essence, _, err := mime.ParseMediaType(contentType)
+	ok = err == nil && strings.Contains(essence, "/") && !strings.Contains(contentType, ",")
+	return essence, ok
 }
 
 // maxMetadataSize is S3's limit on user metadata, names and values together.

@@ -202,6 +202,15 @@ func testContentType(t *testing.T, s storage.Storage) {
 		assert.Equal(t, c.want, stat.ContentType, "stat %s", c.key)
 		assert.Equal(t, c.data, nilIfEmpty(read(t, s, c.key)), "sniffing keeps every byte of %s", c.key)
 	}
+
+	// Browsers take the last of a list of types: this one would be stored
+	// as an image and rendered as HTML.
+	for _, bad := range []string{"image/png, text/html", "image/png;x=y,text/html", "png"} {
+		_, err := s.Put(context.Background(), "refused/avatar.png", strings.NewReader("<script>alert(1)</script>"), &storage.PutOptions{ContentType: bad})
+		assert.ErrorIs(t, err, fs.ErrInvalid, "content type %q", bad)
+	}
+	_, err := s.Stat(context.Background(), "refused/avatar.png")
+	assert.ErrorIs(t, err, fs.ErrNotExist, "a refused Put stores nothing")
 }
 
 func nilIfEmpty(b []byte) []byte {
