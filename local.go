@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -25,7 +26,31 @@ type LocalOptions struct {
 	// BaseURL is what URL puts before the escaped key; "" means "/static/media/".
 	BaseURL string
 	// SigningKey is the secret that signs URLs; nil disables SignedURL.
+	// It is never printed: fmt, log/slog and encoding/json show
+	// "[redacted]" in its place.
 	SigningKey []byte
+}
+
+// String returns the options with the signing key redacted.
+func (o LocalOptions) String() string { return o.fields().String() }
+
+// GoString returns a Go expression for the options with the signing key
+// redacted; %#v uses it.
+func (o LocalOptions) GoString() string { return o.fields().goString("storage.LocalOptions") }
+
+// Format implements fmt.Formatter, so that no verb prints the signing key.
+func (o LocalOptions) Format(f fmt.State, verb rune) {
+	o.fields().format(f, verb, "storage.LocalOptions")
+}
+
+// LogValue implements slog.LogValuer with the signing key redacted.
+func (o LocalOptions) LogValue() slog.Value { return o.fields().logValue() }
+
+// MarshalJSON encodes the options with the signing key redacted.
+func (o LocalOptions) MarshalJSON() ([]byte, error) { return o.fields().marshalJSON() }
+
+func (o LocalOptions) fields() configFields {
+	return configFields{{"BaseURL", o.BaseURL}, {"SigningKey", redactedSecret(string(o.SigningKey))}}
 }
 
 // Local stores objects as files under one directory: the object "a/b.png" is

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,6 +52,44 @@ func leaks(text, secret string) bool {
 		}
 	}
 	return false
+}
+
+// printedForms returns v, a configuration holding a secret, and ptr, a
+// pointer to it, as every usual way of showing them prints them: fmt's
+// verbs on the value, the pointer, a struct and a slice holding it;
+// log/slog's JSON and text handlers; and encoding/json.
+func printedForms(t *testing.T, v, ptr any) []string {
+	t.Helper()
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "c", v, "ptr", ptr)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "c", v, "ptr", ptr)
+	outputs := []string{logged.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T"} {
+		outputs = append(outputs, fmt.Sprintf(verb, v), fmt.Sprintf(verb, ptr),
+			fmt.Sprintf(verb, struct{ C any }{v}), fmt.Sprintf(verb, []any{v}))
+	}
+	for _, x := range []any{v, ptr, struct{ C any }{v}, []any{v}} {
+		encoded, err := json.Marshal(x)
+		require.NoError(t, err)
+		outputs = append(outputs, string(encoded))
+	}
+	return outputs
+}
+
+// TestLocalSigningKeyNeverPrinted checks LocalOptions as
+// TestS3SecretNeverPrinted checks S3Config.
+func TestLocalSigningKeyNeverPrinted(t *testing.T) {
+	const key = "0123456789abcdef-signing-key-0123456789"
+	opts := storage.LocalOptions{BaseURL: "/media/", SigningKey: []byte(key)}
+	outputs := printedForms(t, opts, &opts)
+	for _, out := range outputs {
+		assert.False(t, leaks(out, key), out)
+		assert.NotContains(t, out, fmt.Sprint([]byte(key)[:8]), "the key as numbers: %s", out)
+	}
+	joined := strings.Join(outputs, "\n")
+	assert.Contains(t, joined, `"SigningKey":"[redacted]"`)
+	assert.Contains(t, joined, "BaseURL:/media/")
+	assert.Contains(t, fmt.Sprint(storage.LocalOptions{}), "SigningKey:}", "an unset key shows as empty")
 }
 
 // wiretap is a reverse proxy to endpoint that keeps a dump of every request
