@@ -241,6 +241,9 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 		if !committed {
 			f.Close()
 			folder.Remove(tmp)
+			// Folders made for this object would be left empty, and an
+			// empty folder "a" keeps the key "a" from being stored.
+			l.prune(dir)
 		}
 	}()
 
@@ -257,13 +260,12 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	if err != nil {
 		return Info{}, plainErr(err)
 	}
-	if err := f.Close(); err != nil {
-		return Info{}, plainErr(err)
-	}
 	// The last moment a cancellation can still leave the old object in place.
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
+	// f stays open, and so locked, until the rename: Cleanup takes an
+	// unlocked temporary file for a dead Put's and removes it.
 	if err := folder.Rename(tmp, name); err != nil {
 		if st, serr := folder.Lstat(name); serr == nil && st.IsDir() {
 			return Info{}, fmt.Errorf("%w: on local disk %q is a folder holding other objects", fs.ErrExist, key)
@@ -271,6 +273,8 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 		return Info{}, plainErr(err)
 	}
 	committed = true
+	// The data and attributes are synced: a failing close loses nothing.
+	f.Close()
 	if err := syncDir(folder, "."); err != nil {
 		return Info{}, plainErr(err)
 	}
@@ -311,19 +315,31 @@ func (l *Local) notFolder(dir string) bool {
 	return errors.Is(err, syscall.ENOTDIR) || err == nil && !st.IsDir()
 }
 
-// createTempIn creates and locks a temporary file in folder.
+// createTempIn creates and locks a temporary file in folder. Until it is
+// locked, Cleanup may take it for a dead Put's and remove its name; then the
+// lock is on a file no name leads to, and another one is made.
 func createTempIn(folder *os.Root) (*os.File, string, error) {
-	name := tempMarker + randomHex(8)
-	f, err := folder.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := lockFile(f, true); err != nil {
+	for {
+		name := tempMarker + randomHex(8)
+		f, err := folder.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := lockFile(f, true); err != nil {
+			f.Close()
+			folder.Remove(name)
+			return nil, "", plainErr(err)
+		}
+		named, err := folder.Lstat(name)
+		opened, ferr := f.Stat()
+		if err == nil && ferr == nil && os.SameFile(named, opened) {
+			return f, name, nil
+		}
 		f.Close()
-		folder.Remove(name)
-		return nil, "", plainErr(err)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", plainErr(err)
+		}
 	}
-	return f, name, nil
 }
 
 // mkdirAll creates dir and syncs the folders whose entries it added, so that
@@ -388,10 +404,17 @@ func (l *Local) describe(key string) (Info, error) {
 
 // openErr turns an error opening a key's file into the error for the key.
 func openErr(err error) error {
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if noSuchPath(err) {
 		return errNoObject
 	}
 	return plainErr(err)
+}
+
+// noSuchPath reports whether err says that no file can be at the path: it
+// does not exist, a part of it is a file, or a part is longer than the file
+// system allows (a valid key may have segments past NAME_MAX).
+func noSuchPath(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG)
 }
 
 // readAttrs returns the attributes of the open file f stored under key.
@@ -532,7 +555,7 @@ func (l *Local) delete(ctx context.Context, key string) error {
 	}
 	st, err := l.root.Lstat(key)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if noSuchPath(err) {
 			return nil
 		}
 		return plainErr(err)
@@ -543,14 +566,20 @@ func (l *Local) delete(ctx context.Context, key string) error {
 	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return plainErr(err)
 	}
-	// Prune the folders left empty, as S3 has no empty folders; Remove fails
-	// on the first one that still holds something.
-	for dir := path.Dir(key); dir != "."; dir = path.Dir(dir) {
-		if l.root.Remove(dir) != nil {
-			break
+	l.prune(path.Dir(key))
+	return nil
+}
+
+// prune removes dir and the folders above it as they become empty, as S3
+// has no empty folders; it stops at the first that still holds something.
+// A symbolic link is never removed, though Remove would unlink one whatever
+// it leads to.
+func (l *Local) prune(dir string) {
+	for ; dir != "."; dir = path.Dir(dir) {
+		if st, err := l.root.Lstat(dir); err != nil || !st.IsDir() || l.root.Remove(dir) != nil {
+			return
 		}
 	}
-	return nil
 }
 
 // Copy copies the object src to dst with its attributes, replacing dst

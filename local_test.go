@@ -280,6 +280,83 @@ func TestLocalCleanup(t *testing.T) {
 	assert.ElementsMatch(t, []string{"a/kept", `.put\fedcba9876543210`}, filesUnder(t, dir), "the locked file of a live Put stays")
 }
 
+// TestLocalCleanupDuringPuts runs Cleanup over and over while Puts run:
+// a temporary file is locked from the moment it is made until it is renamed
+// into place, so Cleanup never takes a live Put's for a dead one's.
+func TestLocalCleanupDuringPuts(t *testing.T) {
+	l := newLocal(t)
+	ctx, stop := context.WithCancel(context.Background())
+	cleaned := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := l.Cleanup(context.Background()); err != nil {
+				cleaned <- err
+				return
+			}
+		}
+		cleaned <- nil
+	}()
+	failed := 0
+	for i := range 400 {
+		if _, err := l.Put(context.Background(), "busy/k", strings.NewReader("x"), nil); err != nil {
+			failed++
+			t.Logf("put %d: %v", i, err)
+		}
+	}
+	stop()
+	require.NoError(t, <-cleaned)
+	assert.Zero(t, failed, "Puts that failed while Cleanup ran")
+}
+
+// TestLocalLongSegment: a valid key may have a segment longer than a file
+// name can be. No such object can exist, and every operation says so as it
+// would for any missing object.
+func TestLocalLongSegment(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	_, err := l.Put(ctx, "events/1/logo.png", strings.NewReader("x"), nil)
+	require.NoError(t, err)
+	dir := "events/1/" + strings.Repeat("n", 300)
+	key := dir + "/photo.png"
+	require.NoError(t, storage.ValidateKey(key))
+	_, err = l.Stat(ctx, key)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "stat")
+	_, err = l.Get(ctx, key)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "get")
+	ok, err := storage.Exists(ctx, l, key)
+	assert.NoError(t, err, "exists")
+	assert.False(t, ok)
+	assert.NoError(t, l.Delete(ctx, key), "delete")
+	for _, err := range l.List(ctx, dir+"/", nil) {
+		assert.NoError(t, err, "list")
+	}
+	n, err := l.DeletePrefix(ctx, dir+"/")
+	assert.NoError(t, err, "delete prefix")
+	assert.Zero(t, n)
+	_, err = l.Put(ctx, key, strings.NewReader("x"), nil)
+	assert.ErrorIs(t, err, syscall.ENAMETOOLONG, "put says why it cannot store the key")
+}
+
+// TestLocalDeleteKeepsSymlinkedFolders: a folder reached through a symbolic
+// link made by hand is pruned as a folder, never by removing the link.
+func TestLocalDeleteKeepsSymlinkedFolders(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	for _, key := range []string{"real/x", "real/y"} {
+		_, err := l.Put(ctx, key, strings.NewReader(key), nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, os.Symlink("real", filepath.Join(l.Dir(), "alias")))
+	require.NoError(t, l.Delete(ctx, "alias/x"))
+	_, err := os.Lstat(filepath.Join(l.Dir(), "alias"))
+	assert.NoError(t, err, "the link stays")
+	_, err = l.Stat(ctx, "alias/y")
+	assert.NoError(t, err, "the other object stays reachable through the link")
+	require.NoError(t, l.Delete(ctx, "alias/y"))
+	_, err = os.Lstat(filepath.Join(l.Dir(), "alias"))
+	assert.NoError(t, err, "the link stays when its folder is empty")
+}
+
 // TestLocalFullDisk fills a small tmpfs: Put fails clearly and the old object
 // stays whole.
 func TestLocalFullDisk(t *testing.T) {

@@ -6,10 +6,8 @@ import (
 	"io/fs"
 	"iter"
 	"os"
-	"path"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // List yields the objects under prefix in byte order of key, reading each
@@ -55,7 +53,7 @@ func (w *walker) walk(dir string) bool {
 	}
 	entries, err := w.l.readDir(dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if noSuchPath(err) {
 			return true // nothing under this prefix
 		}
 		return w.yield(Info{}, wrapErr("list", w.prefix, plainErr(err)))
@@ -188,18 +186,14 @@ func (l *Local) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	start := prefixFolder(prefix)
 	folder, err := l.root.OpenRoot(start)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || l.notFolder(start) {
+		if noSuchPath(err) || l.notFolder(start) {
 			return 0, nil // nothing under this prefix
 		}
 		return 0, plainErr(err)
 	}
 	deleted, err := removeMatching(ctx, folder, start, prefix)
 	folder.Close()
-	for dir := start; dir != "."; dir = path.Dir(dir) {
-		if l.root.Remove(dir) != nil {
-			break // not empty: S3 has no empty folders, Local keeps none
-		}
-	}
+	l.prune(start)
 	return deleted, err
 }
 

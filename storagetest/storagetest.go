@@ -576,6 +576,20 @@ func testFailedPutKeepsOld(t *testing.T, s storage.Storage) {
 	}
 	assert.Equal(t, []byte("old"), read(t, s, "kept"))
 	assert.Equal(t, []string{"kept"}, keys(t, s, "", nil), "a failed put leaves nothing")
+
+	// Nor does a failed or cancelled Put under new folders leave anything
+	// in the way of keys along its path.
+	_, err := s.Put(context.Background(), "new/folders/photo.png", failingReader{errBrokenUpload}, &storage.PutOptions{ContentType: "image/png"})
+	assert.ErrorIs(t, err, errBrokenUpload)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = s.Put(cancelled, "other/new/photo.png", strings.NewReader("x"), nil)
+	assert.ErrorIs(t, err, context.Canceled)
+	for _, key := range []string{"new", "other/new"} {
+		put(t, s, key, []byte(key), nil)
+		assert.Equal(t, []byte(key), read(t, s, key))
+	}
+	assert.Equal(t, []string{"kept", "new", "other/new"}, keys(t, s, "", nil))
 }
 
 type failingReader struct{ err error }
