@@ -194,6 +194,12 @@ func TestS3ErrorTranslation(t *testing.T) {
 			"s3:PutObject", fs.ErrPermission, []string{"AWS_SECRET"}},
 		{"source changed during a copy", apiError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", nil),
 			"s3:GetObject on the source and s3:PutObject", nil, []string{"the source changed during the copy"}},
+		{"archived object", apiError(403, "InvalidObjectState", "The operation is not valid for the object's storage class", nil),
+			"s3:GetObject", nil, []string{"archived", "restore"}},
+		{"clock off", apiError(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.", nil),
+			"s3:PutObject", nil, []string{"clock"}},
+		{"expired", apiError(403, "ExpiredToken", "The provided token has expired.", nil),
+			"s3:PutObject", nil, []string{"expired"}},
 		{"corrupted upload", apiError(400, "BadDigest", "The Content-MD5 you specified did not match what we received.", nil),
 			"s3:PutObject", nil, []string{"corrupted"}},
 	} {

@@ -117,6 +117,16 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		}
 		return wrap(nil, msg)
 
+	// S3 answers these with 403 too, but no policy would change them.
+	case code == "InvalidObjectState":
+		return wrap(nil, "the object is archived (its storage class is Glacier or Deep Archive): restore it before reading it")
+
+	case code == "RequestTimeTooSkewed":
+		return wrap(nil, "this machine's clock differs from the server's by more than 15 minutes: set it right (NTP)")
+
+	case code == "ExpiredToken", code == "RequestExpired":
+		return wrap(nil, "the request or its credentials expired")
+
 	case code == "AccessDenied", code == "AllAccessDisabled", code == "Forbidden", status == http.StatusForbidden:
 		named := accessDeniedAction.FindString(message)
 		msg := "access denied"
