@@ -317,7 +317,10 @@ func (s *S3) GoString() string { return s.String() }
 // goes up in one PutObject, a longer one in a multipart upload that buffers
 // a bounded number of parts (see Uploads on [S3]). A failed or cancelled Put
 // leaves the previous object, if any, in place and aborts its multipart
-// upload.
+// upload; but a cancellation that comes once the whole object is on its way
+// (PutObject or CompleteMultipartUpload sent, the answer not yet in) cannot
+// call it back: as with any S3 client, the server may have stored the new
+// object, and only a Stat can tell.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
 	info, err := s.put(ctx, key, r, opts)
 	return info, wrapErr("put", key, err)
