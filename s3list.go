@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
-	"strings"
+	"net/url"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,6 +21,13 @@ import (
 // opts.Delimiter set, S3's common prefixes are yielded among the objects as
 // entries with IsDir set. Zero-byte "folder" objects whose keys end in "/",
 // which the S3 console creates, are not objects here and are skipped.
+//
+// So is every other key that [ValidateKey] refuses, which other tools can
+// store: one with a control character, a backslash or an empty segment.
+// List yields keys to Get, Stat and Delete, which refuse such keys, and the
+// Local backend cannot hold them; yielding them would also make the generic
+// [DeletePrefix] fail on them. Common prefixes that no key List yields can
+// start with are skipped alike. [S3.DeletePrefix] does delete such keys.
 func (s *S3) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		if err := validatePrefix(prefix); err != nil {
@@ -41,7 +50,12 @@ func (s *S3) List(ctx context.Context, prefix string, opts *ListOptions) iter.Se
 	}
 }
 
-// pages yields the pages of ListObjectsV2 under prefix.
+// pages yields the pages of ListObjectsV2 under prefix, their keys and
+// common prefixes decoded.
+//
+// The listing is asked for URL-encoded: S3 and MinIO otherwise put keys as
+// they are into the XML, and a key holding a character XML 1.0 cannot carry,
+// as U+0001, which other tools can store, makes its whole page unreadable.
 func (s *S3) pages(ctx context.Context, prefix, delimiter string) iter.Seq2[*s3.ListObjectsV2Output, error] {
 	return func(yield func(*s3.ListObjectsV2Output, error) bool) {
 		c, err := s.api(ctx)
@@ -50,9 +64,10 @@ func (s *S3) pages(ctx context.Context, prefix, delimiter string) iter.Seq2[*s3.
 			return
 		}
 		p := s3.NewListObjectsV2Paginator(c.api, &s3.ListObjectsV2Input{
-			Bucket:    aws.String(s.bucket),
-			Prefix:    optional(prefix),
-			Delimiter: optional(delimiter),
+			Bucket:       aws.String(s.bucket),
+			Prefix:       optional(prefix),
+			Delimiter:    optional(delimiter),
+			EncodingType: types.EncodingTypeUrl,
 		})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
@@ -60,11 +75,50 @@ func (s *S3) pages(ctx context.Context, prefix, delimiter string) iter.Seq2[*s3.
 				yield(nil, s.translate(ctx, err, "s3:ListBucket"))
 				return
 			}
+			if err := decodePage(page); err != nil {
+				yield(nil, err)
+				return
+			}
 			if !yield(page, nil) {
 				return
 			}
 		}
 	}
+}
+
+// decodePage decodes in place the keys and common prefixes of a page listed
+// with encoding-type=url. S3 encodes them as form values, as
+// url.QueryEscape does but leaving "/" as it is: AWS and MinIO send a space
+// as "+" and a "+" as "%2B", so url.QueryUnescape restores them. A page
+// whose EncodingType does not say url, from a server that ignores the
+// parameter, holds the keys as they are. The paginator's continuation token
+// is opaque, and the Prefix and StartAfter echoes are not used.
+func decodePage(page *s3.ListObjectsV2Output) error {
+	if page.EncodingType != types.EncodingTypeUrl {
+		return nil
+	}
+	decode := func(p **string) error {
+		if *p == nil {
+			return nil
+		}
+		v, err := url.QueryUnescape(**p)
+		if err != nil {
+			return fmt.Errorf("listing holds a key that is not URL-encoded: %q: %w", **p, err)
+		}
+		*p = &v
+		return nil
+	}
+	for i := range page.Contents {
+		if err := decode(&page.Contents[i].Key); err != nil {
+			return err
+		}
+	}
+	for i := range page.CommonPrefixes {
+		if err := decode(&page.CommonPrefixes[i].Prefix); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // yieldPage yields a page's objects and common prefixes merged in byte
@@ -78,7 +132,7 @@ func yieldPage(page *s3.ListObjectsV2Output, yield func(Info, error) bool) bool 
 			o := objects[0]
 			objects = objects[1:]
 			key := aws.ToString(o.Key)
-			if strings.HasSuffix(key, "/") {
+			if keyProblem(key) != "" { // folder objects and other refused keys: see List
 				continue
 			}
 			info = Info{
@@ -90,8 +144,12 @@ func yieldPage(page *s3.ListObjectsV2Output, yield func(Info, error) bool) bool 
 				ModTime: aws.ToTime(o.LastModified).UTC().Truncate(time.Second),
 			}
 		} else {
-			info = Info{Key: aws.ToString(prefixes[0].Prefix), IsDir: true}
+			prefix := aws.ToString(prefixes[0].Prefix)
 			prefixes = prefixes[1:]
+			if validatePrefix(prefix) != nil {
+				continue
+			}
+			info = Info{Key: prefix, IsDir: true}
 		}
 		if !yield(info, nil) {
 			return false
@@ -104,6 +162,10 @@ func yieldPage(page *s3.ListObjectsV2Output, yield func(Info, error) bool) bool 
 // a DeleteObjects request, and returns how many it deleted. An empty prefix
 // is refused with [ErrInvalidKey]. Keys S3 could not delete are reported in
 // the error, which matches fs.ErrPermission when access was denied.
+//
+// Unlike List, DeletePrefix deletes every object under prefix, keys that
+// [ValidateKey] refuses included: stored by other tools, they would
+// otherwise be left behind where no method of this library can reach them.
 func (s *S3) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	n, err := s.deletePrefix(ctx, prefix)
 	return n, wrapErr("delete prefix", prefix, err)
@@ -131,23 +193,43 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 		if len(page.Contents) == 0 {
 			continue
 		}
-		ids := make([]types.ObjectIdentifier, len(page.Contents))
-		for i, o := range page.Contents {
-			ids[i] = types.ObjectIdentifier{Key: o.Key}
+		// DeleteObjects names its keys in an XML body, where the SDK
+		// replaces what XML 1.0 cannot carry with U+FFFD: the server would
+		// then delete another key, and report success. Such keys are
+		// deleted one by one, by DeleteObject, whose key is in the path.
+		ids := make([]types.ObjectIdentifier, 0, len(page.Contents))
+		var alone []string
+		for _, o := range page.Contents {
+			if key := aws.ToString(o.Key); !xmlText(key) {
+				alone = append(alone, key)
+				continue
+			}
+			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
 		}
 		g.Go(func() error {
-			out, err := c.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-				Bucket: aws.String(s.bucket),
-				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-			})
-			if out != nil {
-				deleted.Add(int64(len(ids) - len(out.Errors)))
+			if len(ids) > 0 {
+				out, err := c.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+					Bucket: aws.String(s.bucket),
+					Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+				})
+				if out != nil {
+					deleted.Add(int64(len(ids) - len(out.Errors)))
+				}
+				switch {
+				case err != nil:
+					return s.translate(ctx, err, "s3:DeleteObject")
+				case len(out.Errors) > 0:
+					return s.deleteErrors(out.Errors)
+				}
 			}
-			switch {
-			case err != nil:
-				return s.translate(ctx, err, "s3:DeleteObject")
-			case len(out.Errors) > 0:
-				return s.deleteErrors(out.Errors)
+			for _, key := range alone {
+				_, err := c.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+				if err != nil {
+					if err = s.translate(ctx, err, "s3:DeleteObject"); !errors.Is(err, fs.ErrNotExist) {
+						return fmt.Errorf("%q: %w", key, err)
+					}
+				}
+				deleted.Add(1)
 			}
 			return nil
 		})
@@ -156,6 +238,25 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	// count is read only once Wait has seen every request end.
 	err = g.Wait()
 	return int(deleted.Load()), err
+}
+
+// xmlText reports whether s is valid UTF-8 of characters XML 1.0 can carry,
+// and so whether the SDK sends it in an XML body unchanged.
+func xmlText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r',
+			r >= 0x20 && r <= 0xD7FF,
+			r >= 0xE000 && r <= 0xFFFD,
+			r >= 0x10000:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // deletesInFlight is how many DeleteObjects requests DeletePrefix keeps
