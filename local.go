@@ -250,7 +250,12 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	if _, err := copyData(f, src); err != nil {
 		return Info{}, plainErr(err)
 	}
-	if err := setAttr(f, attrName, attrs.encode(key)); err != nil {
+	encoded := attrs.encode(key)
+	if err := setAttr(f, attrName, encoded); err != nil {
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.E2BIG) {
+			// ext4 keeps an attribute in one block: about 4 KB.
+			return Info{}, fmt.Errorf("keep attributes of %d bytes (the disk is full, or its file system holds no attributes this large): %w", len(encoded), plainErr(err))
+		}
 		return Info{}, fmt.Errorf("keep attributes: %w", plainErr(err))
 	}
 	if err := f.Sync(); err != nil {

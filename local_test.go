@@ -164,6 +164,27 @@ func TestLocalAttributesTakeNoSpace(t *testing.T) {
 	}
 }
 
+// TestLocalAttributesTooLarge stores attributes past the one block ext4
+// gives them: a file system that holds them keeps them whole, one that
+// cannot says so rather than only "no space left on device".
+func TestLocalAttributesTooLarge(t *testing.T) {
+	l, err := storage.NewLocal(blockBackedDir(t), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	ctx := context.Background()
+	disposition := `attachment; filename="` + strings.Repeat("n", 6000) + `.pdf"`
+	_, err = l.Put(ctx, "large.pdf", strings.NewReader("x"), &storage.PutOptions{ContentDisposition: disposition})
+	if err != nil {
+		assert.ErrorContains(t, err, "file system holds no attributes this large")
+		_, err = l.Stat(ctx, "large.pdf")
+		assert.ErrorIs(t, err, fs.ErrNotExist, "nothing stored")
+		return
+	}
+	info, err := l.Stat(ctx, "large.pdf")
+	require.NoError(t, err)
+	assert.Equal(t, disposition, info.ContentDisposition)
+}
+
 // blockBackedDir returns a new directory on a file system that stores files
 // in blocks: on tmpfs an attribute never costs a block, and a test of that
 // could not fail. The package's own folder serves when the temporary one is
