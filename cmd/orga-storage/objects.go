@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -238,6 +240,11 @@ its Handler ("serve").`)
 	if err != nil {
 		return usagef("--expires: %v", err)
 	}
+	// The library refuses it too, but as a failure (exit 1): it is a
+	// mistake in the command line.
+	if d > maxExpires {
+		return usagef("--expires %s is more than 7 days, the longest a signed URL can be valid", *expires)
+	}
 	if *contentType != "" && !*put {
 		return usagef("--content-type needs --put")
 	}
@@ -257,10 +264,19 @@ its Handler ("serve").`)
 	return err
 }
 
+// maxExpires is the longest validity of a signed URL, which SigV4 sets and
+// the library keeps for every backend.
+const maxExpires = 7 * 24 * time.Hour
+
 // parseDuration is time.ParseDuration that also takes whole days, "7d".
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
+		n, err := strconv.ParseInt(days, 10, 64)
+		// More days than a Duration holds would wrap the product around to
+		// a short, or negative, duration.
+		if errors.Is(err, strconv.ErrRange) && n > 0 || err == nil && n > math.MaxInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
 		if err != nil || n <= 0 {
 			return 0, fmt.Errorf("invalid duration %q", s)
 		}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,7 +102,10 @@ func runGet(ctx context.Context, a *app, args []string) error {
 	flags := a.newFlags("get", `
 Get downloads the object KEY to FILE, or to stdout when FILE is "-" or
 missing. When FILE is a directory, the object goes into it under the last
-segment of KEY. FILE is replaced only once the whole object has arrived.`)
+segment of KEY. FILE is replaced only once the whole object has arrived,
+and keeps its permissions. A symbolic link FILE stays one: the file it
+points to gets the object. A FIFO or a device, such as /dev/null, is written
+to.`)
 	pos, st, err := parseAndOpen(flags, args, 1, 2, "KEY and an optional FILE")
 	if err != nil {
 		return err
@@ -112,8 +118,17 @@ segment of KEY. FILE is replaced only once the whole object has arrived.`)
 	defer r.Close()
 	body, done := a.meter(r, r.Info().Size, "get "+key)
 
+	var w io.Writer
 	if len(pos) == 1 || pos[1] == "-" {
-		_, err := io.Copy(a.stdout, body)
+		w = a.stdout
+	} else if fi, err := os.Stat(pos[1]); err == nil && !fi.IsDir() {
+		// FILE may name a stream the command writes to already, say
+		// /dev/stdout under ">> log": replacing the file would lose what
+		// the stream holds.
+		w = stream(fi, a.stdout, a.stderr)
+	}
+	if w != nil {
+		_, err := io.Copy(w, body)
 		done(err)
 		return err
 	}
@@ -121,33 +136,150 @@ segment of KEY. FILE is replaced only once the whole object has arrived.`)
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 		file = filepath.Join(file, path.Base(key))
 	}
-	err = writeFile(file, body)
+	err = writeFile(ctx, file, body)
 	done(err)
 	return err
 }
 
-// writeFile writes r to a temporary file beside name and renames it into
+// stream returns the one of streams that is an *os.File open on the file
+// fi, or nil.
+func stream(fi fs.FileInfo, streams ...io.Writer) io.Writer {
+	for _, w := range streams {
+		if f, ok := w.(*os.File); ok {
+			if sfi, err := f.Stat(); err == nil && os.SameFile(fi, sfi) {
+				return w
+			}
+		}
+	}
+	return nil
+}
+
+// writeFile writes r to the file name, following symbolic links so that a
+// link stays a link and its target gets the content.
+//
+// A regular file is written to a temporary file beside it, then renamed into
 // place, so that a failed or interrupted download leaves any previous file
-// whole and no partial one.
-func writeFile(name string, r io.Reader) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.part")
+// whole and no partial one. The new file keeps the permissions of the file it
+// replaces, lest a private file become readable by all; a file that did not
+// exist gets the mode of any newly created file, 0666 less the umask.
+//
+// Anything else that exists, a FIFO or a device such as /dev/null, cannot be
+// replaced without breaking whoever uses it, so it is written to directly.
+func writeFile(ctx context.Context, name string, r io.Reader) error {
+	fi, err := os.Stat(name)
+	var target string
+	perm := fs.FileMode(0o666)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return writeInto(ctx, name, r)
+	case err == nil:
+		target, err = filepath.EvalSymlinks(name)
+		perm = fi.Mode().Perm()
+	case errors.Is(err, fs.ErrNotExist):
+		target, err = danglingTarget(name)
+	}
+	if err != nil {
+		return err
+	}
+
+	f, err := createBeside(target, perm)
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = io.Copy(f, r)
+	if fi != nil {
+		// The umask may have taken bits that the replaced file had.
+		err = f.Chmod(perm)
+	}
 	if err == nil {
-		// CreateTemp makes the file private; a download gets the usual mode.
-		err = f.Chmod(0o644)
+		_, err = io.Copy(f, r)
 	}
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
 	}
 	if err == nil {
-		err = os.Rename(tmp, name)
+		err = os.Rename(tmp, target)
 	}
 	if err != nil {
 		os.Remove(tmp)
+	}
+	return err
+}
+
+// maxLinks bounds the symbolic links danglingTarget follows, as the kernel
+// does (40 on Linux), so that a loop of links ends in an error.
+const maxLinks = 40
+
+// danglingTarget returns the file that name, which does not exist, is to be
+// created as. When name is a symbolic link to nothing, that is the file the
+// link points to, as for a shell's "> name": the link keeps leading where it
+// did, now to the download. Otherwise it is name.
+func danglingTarget(name string) (string, error) {
+	target := name
+	for range maxLinks {
+		dest, err := os.Readlink(target)
+		if err != nil {
+			// Not a link, or not there: the file to create, or to fail to.
+			return target, nil
+		}
+		if !filepath.IsAbs(dest) {
+			// Relative to the link's directory as the kernel resolves it,
+			// which a lexical join gets wrong when ".." climbs out of a
+			// linked directory.
+			dir, err := filepath.EvalSymlinks(filepath.Dir(target))
+			if err != nil {
+				return "", err
+			}
+			dest = filepath.Join(dir, dest)
+		}
+		target = dest
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", name)
+}
+
+// createBeside creates a new file with a random name in the directory of
+// name, for writing it before renaming it to name. Unlike os.CreateTemp,
+// which makes the file private, it asks for perm and lets the kernel apply
+// the umask.
+func createBeside(name string, perm fs.FileMode) (*os.File, error) {
+	dir, base := filepath.Split(name)
+	for range 10000 {
+		tmp := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("creating a temporary file beside %s: all names tried exist", name)
+}
+
+// writeInto writes r into name, an existing file that is not a regular one,
+// such as a FIFO or a device. Such files are neither created nor truncated.
+func writeInto(ctx context.Context, name string, r io.Reader) error {
+	// Opening a FIFO waits for a reader, in a call that an interrupt does
+	// not end: wait for it aside, so that Ctrl-C still stops the download.
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		ch <- opened{f, err}
+	}()
+	var o opened
+	select {
+	case o = <-ch:
+	case <-ctx.Done():
+		// The open is left waiting; the command is about to exit.
+		return ctx.Err()
+	}
+	if o.err != nil {
+		return o.err
+	}
+	_, err := io.Copy(o.f, r)
+	if closeErr := o.f.Close(); err == nil {
+		err = closeErr
 	}
 	return err
 }
