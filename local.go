@@ -335,13 +335,13 @@ func createTempIn(folder *os.Root) (*os.File, string, error) {
 			folder.Remove(name)
 			return nil, "", plainErr(err)
 		}
-		named, err := folder.Lstat(name)
-		opened, ferr := f.Stat()
-		if err == nil && ferr == nil && os.SameFile(named, opened) {
+		gone, err := unlinked(f)
+		if err == nil && !gone {
 			return f, name, nil
 		}
 		f.Close()
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err != nil {
+			folder.Remove(name)
 			return nil, "", plainErr(err)
 		}
 	}

@@ -47,6 +47,15 @@ func lockFile(f *os.File, wait bool) error {
 	return unix.Flock(int(f.Fd()), how)
 }
 
+// unlinked reports whether no name leads to f any more.
+func unlinked(f *os.File) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return false, err
+	}
+	return st.Nlink == 0, nil
+}
+
 // beneath opens files below the Local's directory in one system call each:
 // openat2 with RESOLVE_BENEATH makes the kernel refuse any path, symbolic
 // links included, that would lead out of the directory, which os.Root checks
