@@ -118,23 +118,23 @@ to.`)
 	defer r.Close()
 	body, done := a.meter(r, r.Info().Size, "get "+key)
 
-	var w io.Writer
-	if len(pos) == 1 || pos[1] == "-" {
-		w = a.stdout
-	} else if fi, err := os.Stat(pos[1]); err == nil && !fi.IsDir() {
-		// FILE may name a stream the command writes to already, say
-		// /dev/stdout under ">> log": replacing the file would lose what
-		// the stream holds.
-		w = stream(fi, a.stdout, a.stderr)
+	var w io.Writer = a.stdout
+	file := ""
+	if len(pos) == 2 && pos[1] != "-" {
+		file, w = pos[1], nil
+		if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+			file = filepath.Join(file, path.Base(key))
+		} else if err == nil {
+			// FILE may name a stream the command writes to already, say
+			// /dev/stdout under ">> log": replacing the file would lose
+			// what the stream holds.
+			w = stream(fi, a.stdout, a.stderr)
+		}
 	}
 	if w != nil {
 		_, err := io.Copy(w, body)
 		done(err)
 		return err
-	}
-	file := pos[1]
-	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
-		file = filepath.Join(file, path.Base(key))
 	}
 	err = writeFile(ctx, file, body)
 	done(err)
