@@ -61,7 +61,8 @@ func (o LocalOptions) fields() configFields {
 // Put writes a temporary file beside the target, syncs it, renames it into
 // place and syncs the directory: when Put returns, the object survives a
 // crash, and a failed, cancelled or interrupted Put leaves the old object
-// intact. Temporary files have names no key can have, so List never shows
+// intact. Delete and DeletePrefix sync the folders they change, so that a
+// deleted object does not come back after a crash either. Temporary files have names no key can have, so List never shows
 // them; a process killed mid-Put leaves one behind, which Cleanup removes.
 //
 // Files are written through an [os.Root] and read through openat2 with
@@ -76,6 +77,7 @@ type Local struct {
 	dir        string
 	baseURL    string
 	signingKey []byte
+	synced     func(dir string) // tests only: called after each folder sync
 }
 
 var (
@@ -280,7 +282,7 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	committed = true
 	// The data and attributes are synced: a failing close loses nothing.
 	f.Close()
-	if err := syncDir(folder, "."); err != nil {
+	if err := l.syncFolder(folder, ".", dir); err != nil {
 		return Info{}, plainErr(err)
 	}
 	return attrs.info(key, fi), nil
@@ -364,20 +366,28 @@ func (l *Local) mkdirAll(dir string) error {
 		return plainErr(err)
 	}
 	for _, d := range created {
-		if err := syncDir(l.root, path.Dir(d)); err != nil {
+		if err := l.syncFolder(l.root, path.Dir(d), path.Dir(d)); err != nil {
 			return plainErr(err)
 		}
 	}
 	return nil
 }
 
-func syncDir(root *os.Root, dir string) error {
-	d, err := root.Open(dir)
+// syncFolder syncs the folder dir, which is name in root, so that the entries
+// added to it or removed from it survive a crash.
+func (l *Local) syncFolder(root *os.Root, name, dir string) error {
+	d, err := root.Open(name)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil {
+		return err
+	}
+	if l.synced != nil {
+		l.synced(dir)
+	}
+	return nil
 }
 
 // open opens the object under key, with its attributes.
@@ -571,20 +581,34 @@ func (l *Local) delete(ctx context.Context, key string) error {
 	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return plainErr(err)
 	}
-	l.prune(path.Dir(key))
-	return nil
+	return plainErr(l.settle(path.Dir(key)))
+}
+
+// settle is called once an entry of the folder dir has been removed. It
+// prunes the folders left empty and syncs the folder that lost an entry
+// last, so that the removal survives a crash: a folder whose removal is
+// durable cannot bring back what it held.
+func (l *Local) settle(dir string) error {
+	changed := l.prune(dir)
+	err := l.syncFolder(l.root, changed, changed)
+	if noSuchPath(err) {
+		return nil // a concurrent Delete pruned it, and syncs its parent
+	}
+	return err
 }
 
 // prune removes dir and the folders above it as they become empty, as S3
-// has no empty folders; it stops at the first that still holds something.
+// has no empty folders; it stops at the first that still holds something,
+// which it returns (dir itself when dir still holds something).
 // A symbolic link is never removed, though Remove would unlink one whatever
 // it leads to.
-func (l *Local) prune(dir string) {
+func (l *Local) prune(dir string) (kept string) {
 	for ; dir != "."; dir = path.Dir(dir) {
 		if st, err := l.root.Lstat(dir); err != nil || !st.IsDir() || l.root.Remove(dir) != nil {
-			return
+			return dir
 		}
 	}
+	return "."
 }
 
 // Copy copies the object src to dst with its attributes, replacing dst

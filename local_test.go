@@ -419,3 +419,48 @@ func TestNewLocalErrors(t *testing.T) {
 	assert.Error(t, err)
 	assert.Contains(t, err.Error(), "storage: local directory")
 }
+
+// TestLocalSyncsFoldersItChanges: every call that adds or removes an entry
+// syncs the folder holding it before it returns, so that neither a new
+// object nor a deletion is undone by a crash. A removed folder's parent is
+// synced in place of the folder.
+func TestLocalSyncsFoldersItChanges(t *testing.T) {
+	l := newLocal(t)
+	var synced []string
+	storage.OnFolderSync(l, func(dir string) { synced = append(synced, dir) })
+	ctx := context.Background()
+	put := func(key string) {
+		t.Helper()
+		_, err := l.Put(ctx, key, strings.NewReader(key), nil)
+		require.NoError(t, err)
+	}
+	syncs := func(what string, want ...string) {
+		t.Helper()
+		assert.ElementsMatch(t, want, synced, what)
+		synced = nil
+	}
+
+	put("events/1/logo.png")
+	syncs("a Put that creates two folders", ".", "events", "events/1")
+	put("events/1/photo.png")
+	syncs("a Put into a folder", "events/1")
+	require.NoError(t, l.Delete(ctx, "events/1/logo.png"))
+	syncs("a Delete that leaves its folder", "events/1")
+	require.NoError(t, l.Delete(ctx, "events/1/photo.png"))
+	syncs("a Delete that prunes two folders", ".")
+
+	for _, key := range []string{"a/x/1", "a/x/2", "a/y/1", "a/z", "c/d/1", "c/d/2"} {
+		put(key)
+	}
+	synced = nil
+	_, err := l.DeletePrefix(ctx, "a/x")
+	require.NoError(t, err)
+	syncs("a DeletePrefix that empties a folder", "a")
+	_, err = l.DeletePrefix(ctx, "c/d/1")
+	require.NoError(t, err)
+	syncs("a DeletePrefix that leaves its folder", "c/d")
+	_, err = l.DeletePrefix(ctx, "a/")
+	require.NoError(t, err)
+	syncs("a DeletePrefix that prunes its folder", ".")
+	assert.Equal(t, []string{"c/d/2"}, filesUnder(t, l.Dir()))
+}

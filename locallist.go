@@ -191,53 +191,81 @@ func (l *Local) deletePrefix(ctx context.Context, prefix string) (int, error) {
 		}
 		return 0, plainErr(err)
 	}
-	deleted, err := removeMatching(ctx, folder, start, prefix)
+	deleted, emptied, err := l.removeMatching(ctx, folder, start, prefix)
 	folder.Close()
-	l.prune(start)
+	if err == nil && emptied {
+		err = plainErr(l.settle(start))
+	}
 	return deleted, err
 }
 
 // removeMatching deletes the objects in folder, which holds the keys under
-// dir, whose keys start with prefix, and the folders it empties.
-func removeMatching(ctx context.Context, folder *os.Root, dir, prefix string) (deleted int, err error) {
+// dir, whose keys start with prefix, and the folders it empties. When it
+// leaves folder with other entries it syncs folder, so that the deletions
+// survive a crash; when it empties folder the caller removes folder, and
+// syncs the folder above instead.
+func (l *Local) removeMatching(ctx context.Context, folder *os.Root, dir, prefix string) (deleted int, emptied bool, err error) {
 	d, err := folder.Open(".")
 	if err != nil {
-		return 0, plainErr(err)
+		return 0, false, plainErr(err)
 	}
 	entries, err := objectEntries(d)
 	d.Close()
 	if err != nil {
-		return 0, plainErr(err)
+		return 0, false, plainErr(err)
 	}
+	removed, kept := false, false
+	defer func() {
+		if removed && (kept || err != nil) {
+			if serr := l.syncFolder(folder, ".", dir); err == nil && serr != nil {
+				err = plainErr(serr)
+			}
+		}
+	}()
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return deleted, err
+			return deleted, false, err
 		}
 		key := e.Name()
 		if dir != "." {
 			key = dir + "/" + key
 		}
 		if !strings.HasPrefix(key, prefix) {
+			kept = true
 			continue
 		}
 		if !e.IsDir() {
 			if err := folder.Remove(e.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return deleted, plainErr(err)
+				return deleted, false, plainErr(err)
 			}
 			deleted++
+			removed = true
 			continue
 		}
 		sub, err := folder.OpenRoot(e.Name())
 		if err != nil {
-			return deleted, plainErr(err)
+			return deleted, false, plainErr(err)
 		}
-		n, err := removeMatching(ctx, sub, key, prefix)
-		sub.Close()
+		n, subEmptied, err := l.removeMatching(ctx, sub, key, prefix)
 		deleted += n
-		if err != nil {
-			return deleted, err
+		switch {
+		case err != nil:
+		case !subEmptied:
+			kept = true
+		case folder.Remove(e.Name()) == nil:
+			removed = true
+		default:
+			// Something arrived in the emptied folder meanwhile: it stays,
+			// so it is the folder to sync.
+			kept = true
+			if n > 0 {
+				err = plainErr(l.syncFolder(sub, ".", key))
+			}
 		}
-		folder.Remove(e.Name()) // fails, harmlessly, if something else is left
+		sub.Close()
+		if err != nil {
+			return deleted, false, err
+		}
 	}
-	return deleted, nil
+	return deleted, !kept, nil
 }
