@@ -95,7 +95,9 @@ const tempMarker = `.put\`
 
 // NewLocal returns a Local storing objects under dir, which it creates if
 // missing. It fails when dir cannot be created or its filesystem does not
-// keep extended attributes.
+// keep extended attributes. A dir this process may not write to (a read-only
+// mount, say) is accepted: reads work, and writes fail with the filesystem's
+// error, such as [fs.ErrPermission] or EROFS.
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
@@ -122,15 +124,37 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 // Put fail.
 func (l *Local) probeAttrs() error {
 	f, name, err := createTempIn(l.root)
+	if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
+		// A directory this process may not write to can still be read from
+		// (a read-only mount, a backup): ask without writing. Put then fails
+		// with the same error.
+		return l.probeAttrsReadOnly()
+	}
 	if err != nil {
 		return plainErr(err)
 	}
 	defer l.root.Remove(name)
 	defer f.Close()
 	if err := setAttr(f, attrName, []byte("{}")); err != nil {
-		return fmt.Errorf("its filesystem does not keep extended attributes, which hold the objects' content types and metadata: %w", err)
+		return errNoAttrs(err)
 	}
 	return nil
+}
+
+func (l *Local) probeAttrsReadOnly() error {
+	d, err := l.root.Open(".")
+	if err != nil {
+		return plainErr(err)
+	}
+	defer d.Close()
+	if err := attrsReadable(d); err != nil {
+		return errNoAttrs(err)
+	}
+	return nil
+}
+
+func errNoAttrs(err error) error {
+	return fmt.Errorf("its filesystem does not keep extended attributes, which hold the objects' content types and metadata: %w", err)
 }
 
 // Close releases the directory. The Local must not be used afterwards.

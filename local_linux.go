@@ -37,6 +37,17 @@ func getAttr(fd int, name string) ([]byte, error) {
 	}
 }
 
+// attrsReadable reports whether f's filesystem keeps extended attributes,
+// without writing one: asking for a missing attribute is answered ENODATA
+// where attributes are kept, and ENOTSUP where they are not.
+func attrsReadable(f *os.File) error {
+	_, err := unix.Fgetxattr(int(f.Fd()), attrName, nil)
+	if err == nil || errors.Is(err, unix.ENODATA) {
+		return nil
+	}
+	return err
+}
+
 // lockFile takes an exclusive advisory lock on f, waiting for it when wait is
 // set. The kernel drops the lock when the process dies, however it dies.
 func lockFile(f *os.File, wait bool) error {

@@ -15,6 +15,7 @@ var errNoAttr = fmt.Errorf("extended attributes are supported on Linux only: %w"
 
 func setAttr(*os.File, string, []byte) error { return errNoAttr }
 func getAttr(int, string) ([]byte, error)    { return nil, errNoAttr }
+func attrsReadable(*os.File) error           { return errNoAttr }
 func lockFile(*os.File, bool) error          { return nil }
 func unlinked(*os.File) (bool, error)        { return false, nil }
 

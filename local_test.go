@@ -381,15 +381,7 @@ func TestLocalDeleteKeepsSymlinkedFolders(t *testing.T) {
 // TestLocalFullDisk fills a small tmpfs: Put fails clearly and the old object
 // stays whole.
 func TestLocalFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root, which mounting a tmpfs needs")
-		}
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	dir := t.TempDir()
-	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"))
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	dir := mountForTest(t, "tmpfs", "size=1m")
 	l, err := storage.NewLocal(dir, nil)
 	require.NoError(t, err)
 	defer l.Close()
@@ -463,4 +455,89 @@ func TestLocalSyncsFoldersItChanges(t *testing.T) {
 	require.NoError(t, err)
 	syncs("a DeletePrefix that prunes its folder", ".")
 	assert.Equal(t, []string{"c/d/2"}, filesUnder(t, l.Dir()))
+}
+
+// TestLocalReadOnlyDirectory: a directory this process may not write to (a
+// read-only mount, or a folder without write permission) opens, serves what
+// it holds, and refuses writes with the filesystem's error, losing nothing.
+func TestLocalReadOnlyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	rw, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	_, err = rw.Put(ctx, "events/1/logo.png", strings.NewReader("logo"), nil)
+	require.NoError(t, err)
+	rw.Close()
+	if os.Geteuid() == 0 {
+		// Root writes through any permission bits: a read-only bind mount.
+		require.NoError(t, unix.Mount(dir, dir, "", unix.MS_BIND, ""))
+		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+		require.NoError(t, unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""))
+	} else {
+		for _, d := range []string{"events/1", "events", "."} {
+			require.NoError(t, os.Chmod(filepath.Join(dir, d), 0o555))
+		}
+		t.Cleanup(func() {
+			filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) })
+		})
+	}
+
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err, "a read-only directory opens")
+	defer l.Close()
+	info, err := l.Stat(ctx, "events/1/logo.png")
+	require.NoError(t, err)
+	assert.Equal(t, "image/png", info.ContentType)
+	assert.Equal(t, "logo", readObject(t, l, "events/1/logo.png"))
+
+	readOnly := func(err error) bool { return errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) }
+	_, err = l.Put(ctx, "events/1/logo.png", strings.NewReader("new"), nil)
+	assert.True(t, readOnly(err), "put: %v", err)
+	_, err = l.Put(ctx, "events/2/logo.png", strings.NewReader("new"), nil)
+	assert.True(t, readOnly(err), "put into a new folder: %v", err)
+	assert.True(t, readOnly(l.Delete(ctx, "events/1/logo.png")), "delete")
+	assert.Equal(t, "logo", readObject(t, l, "events/1/logo.png"), "the object is untouched")
+}
+
+func readObject(t *testing.T, s storage.Storage, key string) string {
+	t.Helper()
+	r, err := s.Get(context.Background(), key)
+	require.NoError(t, err)
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return string(data)
+}
+
+// TestLocalRefusesFilesystemWithoutAttributes: NewLocal fails at startup on
+// a filesystem that keeps no extended attributes (ramfs), writable or
+// mounted read-only, rather than have every Put fail later.
+func TestLocalRefusesFilesystemWithoutAttributes(t *testing.T) {
+	dir := mountForTest(t, "ramfs", "")
+	_, err := storage.NewLocal(dir, nil)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	assert.ErrorContains(t, err, "does not keep extended attributes")
+	assert.Empty(t, filesUnder(t, dir), "the probe leaves nothing behind")
+
+	require.NoError(t, unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""))
+	_, err = storage.NewLocal(dir, nil)
+	require.ErrorIs(t, err, errors.ErrUnsupported, "read-only")
+	assert.ErrorContains(t, err, "does not keep extended attributes", "read-only")
+}
+
+// mountForTest mounts a new filesystem of type fstype on a temporary folder
+// for the test's duration. Mounting needs root, which CI has: elsewhere the
+// test is skipped.
+func mountForTest(t *testing.T, fstype, options string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI runs as root, which mounting a %s needs", fstype)
+		}
+		t.Skipf("mounting a %s needs root", fstype)
+	}
+	dir := t.TempDir()
+	require.NoError(t, unix.Mount(fstype, dir, fstype, 0, options))
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
 }
