@@ -29,7 +29,8 @@ import (
 // Upload tuning. A Put buffers at most s3Concurrency+2 parts: the first,
 // read to choose between one PutObject and a multipart upload, and the
 // transfer manager's pool of s3Concurrency+1. With 8 MiB parts that is
-// 40 MiB per Put whatever the size of the object, and an upload can reach
+// about 40 MiB per Put whatever the size of the object (a part buffer can
+// hold a little more than a part while it is read), and an upload can reach
 // 10,000 parts, about 78 GiB.
 const (
 	s3PartSize    = 8 << 20
@@ -58,8 +59,8 @@ const (
 //
 // Put streams: a body shorter than one 8 MiB part goes up in one PutObject,
 // a longer one, of known size or not, in a multipart upload by the SDK's
-// transfer manager, three parts at a time, so that a Put holds at most
-// 40 MiB of buffers whatever the size. Multipart uploads allow 10,000 parts,
+// transfer manager, three parts at a time, so that a Put holds about
+// 40 MiB of buffers (five parts) whatever the size. Multipart uploads allow 10,000 parts,
 // which caps an object at about 78 GiB. A Put that fails or is cancelled
 // aborts its multipart upload, leaving no object and no stored parts. Copy
 // copies on the server, part by part above 5 GiB (see [S3.Copy]).
