@@ -104,7 +104,8 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		return wrap(fs.ErrPermission, "the request signature does not match (check AWS_SECRET)")
 
 	case code == "PermanentRedirect", code == "AuthorizationHeaderMalformed", code == "IllegalLocationConstraintException",
-		status == http.StatusMovedPermanently:
+		status == http.StatusMovedPermanently,
+		status == http.StatusBadRequest && code == "BadRequest" && bucketRegion != "" && bucketRegion != s.regionInUse():
 		want := bucketRegion
 		if want == "" {
 			if m := expectedRegion.FindStringSubmatch(message); m != nil {
@@ -147,9 +148,13 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		}
 		return wrap(fs.ErrPermission, msg)
 
+	case status == http.StatusBadRequest && code == "BadRequest" && bucketRegion != "":
+		// The bucket is in the region in use: the region is not the cause.
+		return wrap(nil, "the server refused the request as malformed")
+
 	case status == http.StatusBadRequest && code == "BadRequest":
-		// A HEAD gets no body to explain itself; with S3 and MinIO the usual
-		// cause is a request signed for another region.
+		// A HEAD gets no body to explain itself; with S3 the usual cause is
+		// a request signed for another region, which its header would name.
 		return wrap(nil, "the server refused the request; if bucket "+strconv.Quote(s.bucket)+
 			" is not in region "+strconv.Quote(s.regionInUse())+", set Region (AWS_REGION) to its region or leave it empty to detect it")
 
