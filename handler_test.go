@@ -319,7 +319,7 @@ func TestHandlerActiveContent(t *testing.T) {
 		{key: "up/broken.html", data: page, disposition: `inline; filename=`},
 		{key: "up/sniffed", data: page},                                            // no extension: sniffed as HTML
 		{key: "up/upper.bin", data: page, contentType: "TEXT/HTML; Charset=UTF-8"}, // case-insensitive
-		{key: "up/spaced.bin", data: page, contentType: " text/html ;charset=utf-8"},
+		{key: "up/spaced.bin", data: page, contentType: "text/html ;charset=utf-8"},
 		{key: "up/logo.svg", data: `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`},
 		{key: "up/app.js", data: `alert(1)`},
 		{key: "up/app.mjs", data: `alert(1)`, contentType: "application/javascript"},

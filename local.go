@@ -245,7 +245,7 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 		ContentType:        contentType,
 		ContentDisposition: opts.ContentDisposition,
 		CacheControl:       opts.CacheControl,
-		Metadata:           lowerMetadata(opts.Metadata),
+		Metadata:           lowerMetadata(opts.Metadata, sameValue),
 		ETag:               newETag(),
 		Private:            opts.Private,
 	})

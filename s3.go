@@ -340,7 +340,7 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 	if err != nil {
 		return Info{}, err
 	}
-	metadata := lowerMetadata(opts.Metadata)
+	metadata := lowerMetadata(opts.Metadata, metadataHeader)
 	// A body that fits one buffer goes out in one PutObject from memory;
 	// the transfer manager would copy it into a part buffer of its own and
 	// run goroutines for it. Larger ones stream through the manager.
@@ -403,7 +403,7 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 		CacheControl:       opts.CacheControl,
 		ETag:               aws.ToString(etag),
 		ModTime:            modTimeAfterPut(result),
-		Metadata:           metadata,
+		Metadata:           lowerMetadata(opts.Metadata, sameValue),
 	}, nil
 }
 
@@ -491,7 +491,7 @@ func (s *S3) stat(ctx context.Context, c *s3Clients, key string) (Info, error) {
 		CacheControl:       aws.ToString(out.CacheControl),
 		ETag:               aws.ToString(out.ETag),
 		ModTime:            aws.ToTime(out.LastModified).UTC(),
-		Metadata:           lowerMetadata(out.Metadata),
+		Metadata:           metadataFromHeaders(out.Metadata),
 	}, nil
 }
 

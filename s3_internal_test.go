@@ -515,3 +515,22 @@ func TestS3StatChecksTheBucketOnce(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"/" + s.bucket + "/missing/object.txt": 3, "/" + s.bucket: 1}, heads)
 }
+
+// TestMetadataHeaders: values that are not ASCII go to S3 as RFC 2047
+// encoded words, ASCII in the header, and come back decoded in whichever
+// form the server answers with (AWS re-encodes what it stored as UTF-8).
+func TestMetadataHeaders(t *testing.T) {
+	for _, v := range []string{"", "speaker-7", "a=?b", "Präsentation – Überblick.pdf", "山田 太郎", strings.Repeat("ß", 300)} {
+		sent := metadataHeader(v)
+		assert.True(t, isHeaderValue(sent) || sent == "", "%q is sent as %q", v, sent)
+		assert.Equal(t, map[string]string{"note": v}, metadataFromHeaders(map[string]string{"Note": sent}), v)
+	}
+	for sent, want := range map[string]string{
+		"=?UTF-8?B?UHLDpHNlbnRhdGlvbi5wZGY=?=":    "Präsentation.pdf",
+		"=?UTF-8?Q?Pr=C3=A4sentation.pdf?=":       "Präsentation.pdf",
+		"=?x-unknown?q?abc?=":                     "=?x-unknown?q?abc?=", // kept as sent
+		"=?utf-8?q?caf=C3=A9?= =?utf-8?q?_noir?=": "café noir",
+	} {
+		assert.Equal(t, want, metadataFromHeaders(map[string]string{"note": sent})["note"], sent)
+	}
+}

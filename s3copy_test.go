@@ -125,7 +125,7 @@ func TestS3CopyInPartsKeepsHeaders(t *testing.T) {
 		ContentDisposition: aws.String(`attachment; filename="export.csv.gz"`),
 		CacheControl:       aws.String("no-store"),
 		Expires:            &expires,
-		Metadata:           map[string]string{"event": "42"},
+		Metadata:           map[string]string{"event": "42", "speaker": metadataHeader("山田 太郎")},
 		Tagging:            aws.String("kind=export&retention=30%20days"),
 	}
 	put := want
@@ -161,6 +161,9 @@ func TestS3CopyInPartsKeepsHeaders(t *testing.T) {
 		tags, err := c.api.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 		require.NoError(t, err, key)
 		assert.ElementsMatch(t, wantTags, tags.TagSet, key)
+		copied, err := s.Stat(ctx, key)
+		require.NoError(t, err, key)
+		assert.Equal(t, "山田 太郎", copied.Metadata["speaker"], key)
 	}
 }
 

@@ -80,7 +80,7 @@ func (s *S3) get(ctx context.Context, key string, offset, length int64) (*Reader
 		CacheControl:       aws.ToString(out.CacheControl),
 		ETag:               aws.ToString(out.ETag),
 		ModTime:            aws.ToTime(out.LastModified).UTC(),
-		Metadata:           lowerMetadata(out.Metadata),
+		Metadata:           metadataFromHeaders(out.Metadata),
 	}
 	var body io.ReadCloser = out.Body
 	if out.ContentRange != nil {

@@ -64,12 +64,20 @@ type Info struct {
 }
 
 // PutOptions holds the optional attributes of an object. A nil *PutOptions is
-// the same as a zero one.
+// the same as a zero one. Put refuses with [fs.ErrInvalid] any attribute that
+// S3 would refuse or hand back changed, so that every backend keeps the same
+// objects: ContentType must be one media type, and ContentDisposition and
+// CacheControl printable ASCII with no space at either end (a file name that
+// is not ASCII goes in filename*, as [mime.FormatMediaType] writes it).
 type PutOptions struct {
 	ContentType        string // "" = from the key's extension, else sniffed from the first 512 bytes
 	ContentDisposition string
 	CacheControl       string
-	Metadata           map[string]string // names are stored lower-case
+	// Metadata names are letters, digits and -_., stored lower-case; values
+	// are UTF-8 text without control characters or spaces at either end.
+	// Names and values must fit S3's 2 KiB once values that are not ASCII
+	// are encoded as RFC 2047 words, as S3 takes them.
+	Metadata map[string]string
 
 	// Private keeps the object from being served by its plain URL. Local's
 	// Handler then serves it only through a SignedURL; S3 sends the "private"
@@ -313,7 +321,12 @@ func checkPutOptions(opts *PutOptions) error {
 		{"cache control", opts.CacheControl},
 	} {
 		if !isHeaderValue(h.value) {
-			return fmt.Errorf("%w: %s %q must be printable ASCII", fs.ErrInvalid, h.name, h.value)
+			msg := fmt.Sprintf("%s %q must be printable ASCII, with no space at either end", h.name, h.value)
+			if h.name == "content disposition" {
+				// RFC 6266: a file name that is not ASCII goes in filename*.
+				msg += `; mime.FormatMediaType("attachment", map[string]string{"filename": name}) encodes any file name`
+			}
+			return fmt.Errorf("%w: %s", fs.ErrInvalid, msg)
 		}
 	}
 	size := 0
@@ -321,15 +334,56 @@ func checkPutOptions(opts *PutOptions) error {
 		if !isToken(k) {
 			return fmt.Errorf("%w: metadata name %q: only letters, digits and the characters -_. are allowed", fs.ErrInvalid, k)
 		}
-		if !isHeaderValue(v) {
-			return fmt.Errorf("%w: metadata %q: value must be printable ASCII (escape it, e.g. with url.QueryEscape)", fs.ErrInvalid, k)
+		if problem := metadataValueProblem(v); problem != "" {
+			return fmt.Errorf("%w: metadata %q: the value %s", fs.ErrInvalid, k, problem)
 		}
-		size += len(k) + len(v)
+		size += len(k) + len(metadataHeader(v))
 	}
 	if size > maxMetadataSize {
-		return fmt.Errorf("%w: metadata is %d bytes, more than the %d that S3 allows", fs.ErrInvalid, size, maxMetadataSize)
+		return fmt.Errorf("%w: metadata is %d bytes as sent to S3, more than the %d that S3 allows", fs.ErrInvalid, size, maxMetadataSize)
 	}
 	return nil
+}
+
+// metadataValueProblem returns why v cannot be a metadata value, or "". Any
+// text can, as long as S3 hands it back unchanged: servers trim spaces at
+// the ends of a header, and AWS decodes RFC 2047 encoded words in metadata.
+func metadataValueProblem(v string) string {
+	if !utf8.ValidString(v) {
+		return "is not valid UTF-8"
+	}
+	for _, r := range v {
+		if r < 0x20 || 0x7f <= r && r < 0xa0 {
+			return "contains a control character"
+		}
+	}
+	if hasEndSpace(v) {
+		return "starts or ends with a space, which S3 would drop"
+	}
+	if strings.Contains(v, "=?") {
+		if decoded, err := new(mime.WordDecoder).DecodeHeader(v); err != nil || decoded != v {
+			return "holds an RFC 2047 encoded word (=?charset?…?=), which S3 would decode"
+		}
+	}
+	return ""
+}
+
+// metadataHeader returns the metadata value v as S3 takes it in a header:
+// unchanged when it is ASCII, else as RFC 2047 encoded words, which AWS
+// decodes and keeps as UTF-8 (MinIO keeps them as sent). metadataFromHeaders
+// reverses it.
+func metadataHeader(v string) string {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			// Q keeps mostly-ASCII text readable, B is shorter for the rest.
+			q, b := mime.QEncoding.Encode("utf-8", v), mime.BEncoding.Encode("utf-8", v)
+			if len(b) < len(q) {
+				return b
+			}
+			return q
+		}
+	}
+	return v
 }
 
 // checkContentType accepts "" and one media type, such as "image/png" or
@@ -341,7 +395,7 @@ func checkContentType(contentType string) error {
 		return nil
 	}
 	if !isHeaderValue(contentType) {
-		return fmt.Errorf("%w: content type %q must be printable ASCII", fs.ErrInvalid, contentType)
+		return fmt.Errorf("%w: content type %q must be printable ASCII, with no space at either end", fs.ErrInvalid, contentType)
 	}
 	if _, ok := mediaType(contentType); !ok {
 		return fmt.Errorf("%w: content type %q is not one media type such as \"image/png\"", fs.ErrInvalid, contentType)
@@ -360,7 +414,12 @@ func mediaType(contentType string) (essence string, ok bool) {
 // maxMetadataSize is S3's limit on user metadata, names and values together.
 const maxMetadataSize = 2 << 10
 
+// isHeaderValue reports whether s goes into an HTTP header and comes back
+// unchanged: printable ASCII, with no space at either end, which servers trim.
 func isHeaderValue(s string) bool {
+	if hasEndSpace(s) {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
 			return false
@@ -382,18 +441,38 @@ func isToken(s string) bool {
 	return true
 }
 
-// lowerMetadata returns a copy of m with lower-case names, as S3 stores them;
-// nil when m is empty.
-func lowerMetadata(m map[string]string) map[string]string {
+func hasEndSpace(s string) bool {
+	return s != "" && (s[0] == ' ' || s[len(s)-1] == ' ')
+}
+
+// lowerMetadata returns a copy of m with lower-case names, as S3 stores them,
+// and each value passed through value; nil when m is empty.
+func lowerMetadata(m map[string]string, value func(string) string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		out[strings.ToLower(k)] = v
+		out[strings.ToLower(k)] = value(v)
 	}
 	return out
 }
+
+// metadataFromHeaders returns the metadata S3 sent, decoded (see
+// metadataHeader). A value it cannot decode is returned as sent.
+func metadataFromHeaders(m map[string]string) map[string]string {
+	return lowerMetadata(m, func(v string) string {
+		if !strings.Contains(v, "=?") {
+			return v
+		}
+		if decoded, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
+			return decoded
+		}
+		return v
+	})
+}
+
+func sameValue(v string) string { return v }
 
 // signExpiry returns how long a signed URL is valid.
 func signExpiry(opts *SignOptions) (method string, expires time.Duration, err error) {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"mime"
 	"net/url"
 	"slices"
 	"strings"
@@ -35,6 +36,8 @@ func Run(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"RoundTrip", testRoundTrip},
 		{"Overwrite", testOverwrite},
 		{"InfoFields", testInfoFields},
+		{"MetadataText", testMetadataText},
+		{"RefusedOptions", testRefusedOptions},
 		{"ContentType", testContentType},
 		{"Range", testRange},
 		{"Missing", testMissing},
@@ -143,12 +146,7 @@ func testInfoFields(t *testing.T, s storage.Storage) {
 	put1 := put(t, s, "events/42/slides/talk.pdf", data, opts)
 	after := time.Now().Add(time.Minute)
 
-	stat, err := s.Stat(ctx, "events/42/slides/talk.pdf")
-	require.NoError(t, err)
-	r, err := s.Get(ctx, "events/42/slides/talk.pdf")
-	require.NoError(t, err)
-	got := r.Info()
-	require.NoError(t, r.Close())
+	stat, got := statAndGet(t, s, "events/42/slides/talk.pdf")
 
 	wantMeta := map[string]string{"uploaded-by": "speaker-7", "event": "42"}
 	for name, info := range map[string]storage.Info{"put": put1, "stat": stat, "get": got} {
@@ -176,8 +174,69 @@ func testInfoFields(t *testing.T, s storage.Storage) {
 	}
 }
 
+// statAndGet returns what Stat and Get say of the object under key.
+func statAndGet(t *testing.T, s storage.Storage, key string) (stat, get storage.Info) {
+	t.Helper()
+	stat, err := s.Stat(context.Background(), key)
+	require.NoError(t, err)
+	r, err := s.Get(context.Background(), key)
+	require.NoError(t, err)
+	defer r.Close()
+	return stat, r.Info()
+}
+
 // pngHeader is the start of every PNG file.
 var pngHeader = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+
+// testMetadataText stores attributes that are not ASCII, or that a careless
+// client would send in a form S3 changes, and reads them back unchanged.
+func testMetadataText(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	opts := &storage.PutOptions{
+		// RFC 6266's filename* holds any file name in ASCII.
+		ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": "Präsentation – Überblick.pdf"}),
+		Metadata: map[string]string{
+			"original-name": "Präsentation – Überblick.pdf",
+			"speaker":       "山田 太郎",
+			"spaced":        "a  b",
+			"empty":         "",
+			"equals":        "a=?b",
+			"long":          strings.Repeat("ß", 300),
+		},
+	}
+	put1 := put(t, s, "events/42/slides/talk.pdf", []byte("%PDF-1.4"), opts)
+	stat, got := statAndGet(t, s, "events/42/slides/talk.pdf")
+	copied, err := s.Copy(ctx, "events/43/slides/talk.pdf", "events/42/slides/talk.pdf")
+	require.NoError(t, err)
+	copyStat, copyGot := statAndGet(t, s, "events/43/slides/talk.pdf")
+	for name, info := range map[string]storage.Info{"put": put1, "stat": stat, "get": got, "copy": copied, "stat of the copy": copyStat, "get of the copy": copyGot} {
+		assert.Equal(t, opts.Metadata, info.Metadata, name)
+		assert.Equal(t, opts.ContentDisposition, info.ContentDisposition, name)
+	}
+}
+
+// testRefusedOptions: attributes that S3 would refuse, change or split into
+// another header are refused before anything is stored, on every backend.
+func testRefusedOptions(t *testing.T, s storage.Storage) {
+	for name, opts := range map[string]*storage.PutOptions{
+		"metadata name with a space":              {Metadata: map[string]string{"uploaded by": "7"}},
+		"metadata value with a line break":        {Metadata: map[string]string{"note": "a\r\nX-Injected: 1"}},
+		"metadata value with a space at the end":  {Metadata: map[string]string{"note": "7 "}},
+		"metadata value that is not UTF-8":        {Metadata: map[string]string{"note": "\xff"}},
+		"metadata value with an encoded word":     {Metadata: map[string]string{"note": "=?utf-8?q?caf=C3=A9?="}},
+		"metadata over 2 KiB":                     {Metadata: map[string]string{"a": strings.Repeat("x", 1100), "b": strings.Repeat("y", 1000)}},
+		"metadata over 2 KiB once encoded":        {Metadata: map[string]string{"a": strings.Repeat("ü", 800)}},
+		"disposition with a line break":           {ContentDisposition: "attachment\r\nX-Injected: 1"},
+		"disposition not ASCII":                   {ContentDisposition: `attachment; filename="Präsentation.pdf"`},
+		"cache control with a space at the start": {CacheControl: " no-cache"},
+		"content type with a space at the start":  {ContentType: " image/png"},
+	} {
+		_, err := s.Put(context.Background(), "refused/options.png", strings.NewReader("x"), opts)
+		assert.ErrorIs(t, err, fs.ErrInvalid, name)
+	}
+	_, err := s.Stat(context.Background(), "refused/options.png")
+	assert.ErrorIs(t, err, fs.ErrNotExist, "a refused Put stores nothing")
+}
 
 func testContentType(t *testing.T, s storage.Storage) {
 	cases := []struct {
