@@ -157,6 +157,26 @@ func errNoAttrs(err error) error {
 	return fmt.Errorf("its filesystem does not keep extended attributes, which hold the objects' content types and metadata: %w", err)
 }
 
+// String describes the Local without its signing key.
+func (l *Local) String() string { return l.fields().String() }
+
+// GoString returns a description of the Local without its signing key;
+// %#v uses it.
+func (l *Local) GoString() string { return l.fields().goString("storage.Local") }
+
+// Format implements fmt.Formatter, so that no verb prints the signing key.
+func (l *Local) Format(f fmt.State, verb rune) { l.fields().format(f, verb, "storage.Local") }
+
+// LogValue implements slog.LogValuer without the signing key.
+func (l *Local) LogValue() slog.Value { return l.fields().logValue() }
+
+// MarshalJSON encodes the description of the Local, without its signing key.
+func (l *Local) MarshalJSON() ([]byte, error) { return l.fields().marshalJSON() }
+
+func (l *Local) fields() configFields {
+	return configFields{{"Dir", l.dir}, {"BaseURL", l.baseURL}, {"SigningKey", redactedSecret(string(l.signingKey))}}
+}
+
 // Close releases the directory. The Local must not be used afterwards.
 func (l *Local) Close() error {
 	l.files.close()

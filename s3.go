@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -303,16 +304,28 @@ func (s *S3) regionInUse() string {
 }
 
 // String describes the backend without its credentials.
-func (s *S3) String() string {
+func (s *S3) String() string { return s.fields().String() }
+
+// GoString returns a description of the backend without its credentials;
+// %#v uses it.
+func (s *S3) GoString() string { return s.fields().goString("storage.S3") }
+
+// Format implements fmt.Formatter, so that no verb prints the credentials.
+func (s *S3) Format(f fmt.State, verb rune) { s.fields().format(f, verb, "storage.S3") }
+
+// LogValue implements slog.LogValuer without the credentials.
+func (s *S3) LogValue() slog.Value { return s.fields().logValue() }
+
+// MarshalJSON encodes the description of the backend, without credentials.
+func (s *S3) MarshalJSON() ([]byte, error) { return s.fields().marshalJSON() }
+
+func (s *S3) fields() configFields {
 	region := "(not yet detected)"
 	if c := s.clients.Load(); c != nil {
 		region = c.region
 	}
-	return "storage.S3{Bucket:" + s.bucket + " Region:" + region + " Endpoint:" + s.endpoint + "}"
+	return configFields{{"Bucket", s.bucket}, {"Region", region}, {"Endpoint", s.endpoint}}
 }
-
-// GoString is like String; it keeps %#v from printing the SDK configuration.
-func (s *S3) GoString() string { return s.String() }
 
 // Put uploads r to key, streaming it: a body shorter than one part (8 MiB)
 // goes up in one PutObject, a longer one in a multipart upload that buffers

@@ -90,6 +90,19 @@ func TestLocalSigningKeyNeverPrinted(t *testing.T) {
 	assert.Contains(t, joined, `"SigningKey":"[redacted]"`)
 	assert.Contains(t, joined, "BaseURL:/media/")
 	assert.Contains(t, fmt.Sprint(storage.LocalOptions{}), "SigningKey:}", "an unset key shows as empty")
+
+	// The *Local that FromEnv returns is as likely to be logged at startup.
+	l, err := storage.NewLocal(t.TempDir(), &opts)
+	require.NoError(t, err)
+	defer l.Close()
+	outputs = printedForms(t, l, &l)
+	for _, out := range outputs {
+		assert.False(t, leaks(out, key), out)
+		assert.NotContains(t, out, fmt.Sprint([]byte(key)[:8]), "the key as numbers: %s", out)
+	}
+	joined = strings.Join(outputs, "\n")
+	assert.Contains(t, joined, `"SigningKey":"[redacted]"`)
+	assert.Contains(t, joined, "Dir:"+l.Dir())
 }
 
 // wiretap is a reverse proxy to endpoint that keeps a dump of every request
