@@ -546,11 +546,11 @@ func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) 
 }
 
 func (l *Local) getRange(ctx context.Context, key string, offset, length int64) (*Reader, error) {
-	if offset < 0 {
-		return nil, fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, offset)
-	}
 	if err := ValidateKey(key); err != nil {
 		return nil, err
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("%w: negative offset %d", fs.ErrInvalid, offset)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -666,6 +666,11 @@ func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return Info{}, wrapErr("copy", src, err)
+	}
+	if dst == src {
+		// As on S3, where copying an object onto itself unchanged is a no-op.
+		info, err := l.describe(src)
+		return info, wrapErr("copy", src, err)
 	}
 	f, attrs, _, err := l.open(src)
 	if err != nil {

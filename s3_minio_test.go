@@ -91,6 +91,17 @@ func TestS3SignedURL(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "an expired URL must be denied")
 	})
 
+	t.Run("expiry under a second", func(t *testing.T) {
+		key := storagetest.UnusualKeys[0]
+		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Expires: 500 * time.Millisecond})
+		require.NoError(t, err)
+		parsed, err := url.Parse(u)
+		require.NoError(t, err)
+		assert.Equal(t, "1", parsed.Query().Get("X-Amz-Expires"), "rounded up to whole seconds")
+		resp, _ := do(t, http.MethodGet, u, nil)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "usable when made")
+	})
+
 	t.Run("put", func(t *testing.T) {
 		key := "uploads/direct upload+1.pdf"
 		u, err := s.SignedURL(ctx, key, &storage.SignOptions{Method: http.MethodPut, Expires: time.Hour})

@@ -334,6 +334,13 @@ func checkPutOptions(opts *PutOptions) error {
 		if !isToken(k) {
 			return fmt.Errorf("%w: metadata name %q: only letters, digits and the characters -_. are allowed", fs.ErrInvalid, k)
 		}
+		for other := range opts.Metadata {
+			// Two names can differ only in case if one has an upper-case letter.
+			if other != k && strings.ToLower(k) != k && strings.EqualFold(other, k) {
+				// Names are stored lower-case: one value would be lost.
+				return fmt.Errorf("%w: metadata names %q and %q differ only in case", fs.ErrInvalid, min(k, other), max(k, other))
+			}
+		}
 		if problem := metadataValueProblem(v); problem != "" {
 			return fmt.Errorf("%w: metadata %q: the value %s", fs.ErrInvalid, k, problem)
 		}
@@ -493,7 +500,9 @@ func signExpiry(opts *SignOptions) (method string, expires time.Duration, err er
 	case expires > maxSignExpiry:
 		return "", 0, fmt.Errorf("%w: expiry %v is more than 7 days", fs.ErrInvalid, expires)
 	}
-	return method, expires, nil
+	// URLs carry whole seconds: rounding down would make 500ms a URL that
+	// is dead on arrival.
+	return method, (expires + time.Second - 1).Truncate(time.Second), nil
 }
 
 // maxSignExpiry is the longest validity SigV4 allows, kept for every backend.
