@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // LocalOptions configures a [Local]. The zero value serves URLs under
@@ -527,7 +528,7 @@ func (a localAttrs) info(key string, fi fs.FileInfo) Info {
 		ContentDisposition: a.ContentDisposition,
 		CacheControl:       a.CacheControl,
 		ETag:               a.ETag,
-		ModTime:            fi.ModTime(),
+		ModTime:            fi.ModTime().UTC().Truncate(time.Second), // as S3 keeps it
 		Metadata:           a.Metadata,
 	}
 }

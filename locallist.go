@@ -90,6 +90,9 @@ func (w *walker) walk(dir string) bool {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since the folder was read
 		}
+		// S3's listings carry no more than this: code written against
+		// Local must not come to rely on what S3 cannot list.
+		info = Info{Key: info.Key, Size: info.Size, ETag: info.ETag, ModTime: info.ModTime}
 		if err != nil {
 			err = wrapErr("list", key, err)
 		}

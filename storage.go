@@ -41,6 +41,8 @@ type Storage interface {
 	// List yields the objects whose keys start with prefix, in byte order of key. With
 	// opts.Delimiter set (usually "/"), keys containing the delimiter after the prefix are
 	// grouped into one entry whose Key ends with the delimiter and whose IsDir is true.
+	// An object's Info holds its Key, Size, ETag and ModTime only, as S3 lists them;
+	// Stat reads the rest.
 	List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error]
 	// Copy copies src to dst inside the same storage, server-side where the backend can.
 	Copy(ctx context.Context, dst, src string) (Info, error)
@@ -100,17 +102,34 @@ type SignOptions struct {
 }
 
 // Reader streams an object's bytes; Info describes the whole object, even when
-// the Reader streams only a range of it. Close must be called.
+// the Reader streams only a range of it. Close must be called. A Reader is
+// for one goroutine at a time.
+//
+// Cancelling the context given to Get makes Read fail with the context's
+// error, on S3 possibly after bytes already received.
 type Reader struct {
-	body io.ReadCloser
-	info Info
+	body   io.ReadCloser
+	info   Info
+	closed bool
 }
 
-// Read reads the object's bytes.
-func (r *Reader) Read(p []byte) (int, error) { return r.body.Read(p) }
+// Read reads the object's bytes. After Close it returns [fs.ErrClosed].
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, fs.ErrClosed
+	}
+	return r.body.Read(p)
+}
 
-// Close releases the Reader's file or connection.
-func (r *Reader) Close() error { return r.body.Close() }
+// Close releases the Reader's file or connection. Closing it again returns
+// [fs.ErrClosed].
+func (r *Reader) Close() error {
+	if r.closed {
+		return fs.ErrClosed
+	}
+	r.closed = true
+	return r.body.Close()
+}
 
 // Info describes the whole object.
 func (r *Reader) Info() Info { return r.info }

@@ -29,9 +29,9 @@ grouped into one folder entry ending in "/", shown with size "-". With -r it
 lists every object under PREFIX.
 
 With --json it prints one JSON object per line (JSON Lines), for jq and
-scripts: {"key", "size" in bytes, "content_type", "etag", "mod_time" in RFC
-3339, "is_dir"}, fields that are unknown or empty left out. What a listing
-knows depends on the backend; "stat" shows all.`)
+scripts: {"key", "size" in bytes, "etag", "mod_time" in RFC 3339, "is_dir"},
+fields that are empty left out. A listing knows no more, as S3 lists no
+more; "stat" shows the content type and the other attributes.`)
 	recursive := flags.Bool("r", false, "list every object under PREFIX, not one level")
 	asJSON := flags.Bool("json", false, "print one JSON object per line")
 	pos, st, err := parseAndOpen(flags, args, 0, 1, "at most one PREFIX")
