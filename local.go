@@ -222,8 +222,11 @@ func (a localAttrs) encode(key string) []byte {
 		a.ContentType = ""
 	}
 	a.ETag = strings.Trim(a.ETag, `"`)
-	encoded, _ := json.Marshal(a) // strings, a bool and a map of strings cannot fail
-	return encoded
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // "<" as \u003c would take six bytes of the block
+	enc.Encode(a)            // strings, a bool and a map of strings cannot fail
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // decode reverses encode, and reads the format of earlier builds too.

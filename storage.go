@@ -70,15 +70,17 @@ type Info struct {
 // S3 would refuse or hand back changed, so that every backend keeps the same
 // objects: ContentType must be one media type, and ContentDisposition and
 // CacheControl printable ASCII with no space at either end (a file name that
-// is not ASCII goes in filename*, as [mime.FormatMediaType] writes it).
+// is not ASCII goes in filename*, as [mime.FormatMediaType] writes it); the
+// three together at most 1.5 KiB.
 type PutOptions struct {
 	ContentType        string // "" = from the key's extension, else sniffed from the first 512 bytes
 	ContentDisposition string
 	CacheControl       string
 	// Metadata names are letters, digits and -_., stored lower-case; values
 	// are UTF-8 text without control characters or spaces at either end.
-	// Names and values must fit S3's 2 KiB once values that are not ASCII
-	// are encoded as RFC 2047 words, as S3 takes them.
+	// Metadata must fit S3's 2 KiB as MinIO counts it: x-amz-meta-, the name
+	// and the value for each entry, values that are not ASCII encoded as
+	// RFC 2047 words, as S3 takes them.
 	Metadata map[string]string
 
 	// Private keeps the object from being served by its plain URL. Local's
@@ -363,10 +365,13 @@ func checkPutOptions(opts *PutOptions) error {
 		if problem := metadataValueProblem(v); problem != "" {
 			return fmt.Errorf("%w: metadata %q: the value %s", fs.ErrInvalid, k, problem)
 		}
-		size += len(k) + len(metadataHeader(v))
+		size += len("x-amz-meta-") + len(k) + len(metadataHeader(v))
 	}
 	if size > maxMetadataSize {
-		return fmt.Errorf("%w: metadata is %d bytes as sent to S3, more than the %d that S3 allows", fs.ErrInvalid, size, maxMetadataSize)
+		return fmt.Errorf("%w: metadata is %d bytes as S3 counts it (x-amz-meta- and the name, and the value as sent, for each), more than the %d it allows", fs.ErrInvalid, size, maxMetadataSize)
+	}
+	if n := len(opts.ContentType) + len(opts.ContentDisposition) + len(opts.CacheControl); n > maxHeaderAttrsSize {
+		return fmt.Errorf("%w: content type, disposition and cache control are %d bytes together, more than %d", fs.ErrInvalid, n, maxHeaderAttrsSize)
 	}
 	return nil
 }
@@ -438,7 +443,13 @@ func mediaType(contentType string) (essence string, ok bool) {
 }
 
 // maxMetadataSize is S3's limit on user metadata, names and values together.
+// MinIO, the stricter, counts each header's x-amz-meta- prefix too.
 const maxMetadataSize = 2 << 10
+
+// maxHeaderAttrsSize bounds the other attributes together. With metadata at
+// its limit they then still fit where Local keeps them: ext4 holds one
+// extended attribute in one 4 KiB block.
+const maxHeaderAttrsSize = 1536
 
 // isHeaderValue reports whether s goes into an HTTP header and comes back
 // unchanged: printable ASCII, with no space at either end, which servers trim.

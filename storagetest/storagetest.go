@@ -39,6 +39,7 @@ func Run(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"InfoFields", testInfoFields},
 		{"MetadataText", testMetadataText},
 		{"RefusedOptions", testRefusedOptions},
+		{"LargestAttributes", testLargestAttributes},
 		{"ContentType", testContentType},
 		{"Range", testRange},
 		{"Missing", testMissing},
@@ -237,6 +238,30 @@ func testMetadataText(t *testing.T, s storage.Storage) {
 	}
 }
 
+// testLargestAttributes stores attributes at the documented limits, which
+// every backend must hold: 2 KiB of metadata as S3 counts it, and 1.5 KiB of
+// content type, disposition and cache control together, in characters that
+// HTML-safe encodings make longer.
+func testLargestAttributes(t *testing.T, s storage.Storage) {
+	const typ = "text/plain; charset=utf-8"
+	disposition := `attachment; filename="` + strings.Repeat(`x<&>`, 300) + `.txt"`
+	opts := &storage.PutOptions{
+		ContentType:        typ,
+		ContentDisposition: disposition,
+		CacheControl:       "max-age=" + strings.Repeat("9", 1536-len(typ)-len(disposition)-len("max-age=")),
+		// x-amz-meta-, the name and the value: 2048 bytes.
+		Metadata: map[string]string{"notes": strings.Repeat(`<'&>`, (2048-len("x-amz-meta-notes"))/4)},
+	}
+	put1 := put(t, s, "exports/limits.txt", []byte("x"), opts)
+	stat, got := statAndGet(t, s, "exports/limits.txt")
+	for name, info := range map[string]storage.Info{"put": put1, "stat": stat, "get": got} {
+		assert.Equal(t, opts.ContentType, info.ContentType, name)
+		assert.Equal(t, opts.ContentDisposition, info.ContentDisposition, name)
+		assert.Equal(t, opts.CacheControl, info.CacheControl, name)
+		assert.Equal(t, opts.Metadata, info.Metadata, name)
+	}
+}
+
 // testRefusedOptions: attributes that S3 would refuse, change or split into
 // another header are refused before anything is stored, on every backend.
 func testRefusedOptions(t *testing.T, s storage.Storage) {
@@ -248,6 +273,8 @@ func testRefusedOptions(t *testing.T, s storage.Storage) {
 		"metadata value that is not UTF-8":        {Metadata: map[string]string{"note": "\xff"}},
 		"metadata value with an encoded word":     {Metadata: map[string]string{"note": "=?utf-8?q?caf=C3=A9?="}},
 		"metadata over 2 KiB":                     {Metadata: map[string]string{"a": strings.Repeat("x", 1100), "b": strings.Repeat("y", 1000)}},
+		"metadata a byte over 2 KiB":              {Metadata: map[string]string{"notes": strings.Repeat("x", 2048-len("x-amz-meta-notes")+1)}},
+		"attributes a byte over 1.5 KiB":          {ContentDisposition: "attachment", CacheControl: "max-age=" + strings.Repeat("9", 1536-len("attachment")-len("max-age=")+1)},
 		"metadata over 2 KiB once encoded":        {Metadata: map[string]string{"a": strings.Repeat("ü", 800)}},
 		"disposition with a line break":           {ContentDisposition: "attachment\r\nX-Injected: 1"},
 		"disposition not ASCII":                   {ContentDisposition: `attachment; filename="Präsentation.pdf"`},
