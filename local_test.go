@@ -164,7 +164,8 @@ func TestLocalAttributesTakeNoSpace(t *testing.T) {
 	}
 }
 
-// TestLocalAttributesTooLarge stores attributes past the one block ext4
+// TestLocalAttributesTooLarge stores attributes within the limits Put
+// checks, but made of quotes, which JSON doubles past the one block ext4
 // gives them: a file system that holds them keeps them whole, one that
 // cannot says so rather than only "no space left on device".
 func TestLocalAttributesTooLarge(t *testing.T) {
@@ -172,8 +173,9 @@ func TestLocalAttributesTooLarge(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	ctx := context.Background()
-	disposition := `attachment; filename="` + strings.Repeat("n", 6000) + `.pdf"`
-	_, err = l.Put(ctx, "large.pdf", strings.NewReader("x"), &storage.PutOptions{ContentDisposition: disposition})
+	disposition := `attachment; filename="` + strings.Repeat(`\"`, 700) + `.pdf"`
+	notes := map[string]string{"notes": strings.Repeat(`"`, 2000)}
+	_, err = l.Put(ctx, "large.pdf", strings.NewReader("x"), &storage.PutOptions{ContentDisposition: disposition, Metadata: notes})
 	if err != nil {
 		assert.ErrorContains(t, err, "file system holds no attributes this large")
 		_, err = l.Stat(ctx, "large.pdf")
