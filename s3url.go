@@ -11,8 +11,11 @@ import (
 
 // URL returns the object's public URL: PublicURL followed by the key when
 // set; otherwise the bucket's URL on the custom endpoint or on AWS (see
-// s3BaseURL). It does no I/O: on AWS, until the region is known, the URL
-// uses us-east-1's form.
+// s3BaseURL). It does no I/O: on AWS, until the region is known (from
+// Region, or found by the first request), the URL takes us-east-1's form,
+// which AWS reroutes only for buckets in regions opened before 2019 and
+// whose names have no dots. Set Region (AWS_REGION) for URLs that have
+// their final form from the start.
 func (s *S3) URL(key string) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", wrapErr("url", key, err)
