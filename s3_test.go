@@ -146,7 +146,7 @@ func TestS3Conformance(t *testing.T) {
 }
 
 // TestS3ConformanceRestricted runs the suite as a user holding exactly the
-// IAM policy of the setup guide (../shared/reference/s3-setup.md).
+// IAM policy of the setup guide (docs/s3-setup.md).
 func TestS3ConformanceRestricted(t *testing.T) {
 	m := needMinIO(t)
 	cfg := storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: m.restrictedSecret, Endpoint: m.endpoint}
