@@ -228,8 +228,12 @@ func validatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	if len(prefix) >= MaxKeyLen {
-		return fmt.Errorf("%w: prefix longer than %d bytes", ErrInvalidKey, MaxKeyLen-1)
+	if len(prefix) == MaxKeyLen {
+		// Too long for more: only the key it is can start with it.
+		if reason := keyProblem(prefix); reason != "" {
+			return fmt.Errorf("%w: prefix %s", ErrInvalidKey, reason)
+		}
+		return nil
 	}
 	if reason := keyProblem(prefix + "x"); reason != "" {
 		return fmt.Errorf("%w: prefix %s", ErrInvalidKey, reason)

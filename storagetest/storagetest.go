@@ -641,6 +641,10 @@ func testUnusualKeys(t *testing.T, s storage.Storage) {
 	}
 	got := keys(t, s, "", nil)
 	assert.ElementsMatch(t, unusual, got)
+	assert.Equal(t, []string{long}, keys(t, s, long, nil), "the longest key is a prefix too")
+	for _, err := range s.List(context.Background(), long+"x", nil) {
+		assert.ErrorIs(t, err, storage.ErrInvalidKey, "no key starts with a prefix longer than any key")
+	}
 }
 
 func testCancelledContext(t *testing.T, s storage.Storage) {
