@@ -41,6 +41,7 @@ func TestS3URLForms(t *testing.T) {
 		{"other region", S3Config{Bucket: "media", Region: "eu-west-1"}, "https://media.s3.eu-west-1.amazonaws.com/" + escaped},
 		{"dotted bucket", S3Config{Bucket: "media.example.org", Region: "eu-west-1"}, "https://s3.eu-west-1.amazonaws.com/media.example.org/" + escaped},
 		{"dotted bucket us-east-1", S3Config{Bucket: "media.example.org", Region: "us-east-1"}, "https://s3.us-east-1.amazonaws.com/media.example.org/" + escaped},
+		{"legacy bucket name", S3Config{Bucket: "Legacy_Media", Region: "us-east-1"}, "https://s3.us-east-1.amazonaws.com/Legacy_Media/" + escaped},
 		{"endpoint", S3Config{Bucket: "media", Endpoint: "http://127.0.0.1:9000/"}, "http://127.0.0.1:9000/media/" + escaped},
 		{"public URL", S3Config{Bucket: "media", Region: "eu-west-1", PublicURL: "https://cdn.example.org/files/"}, "https://cdn.example.org/files/" + escaped},
 		{"public URL without slash", S3Config{Bucket: "media", Endpoint: "http://minio:9000", PublicURL: "https://cdn.example.org"}, "https://cdn.example.org/" + escaped},

@@ -87,13 +87,15 @@ func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (stri
 // publicly, without a trailing slash. A custom endpoint (MinIO and other
 // S3-compatible servers) is addressed path-style. On AWS, bucket names with
 // dots are addressed path-style too, because the wildcard TLS certificate of
-// *.s3.amazonaws.com does not cover them; other names get the virtual-hosted
-// form that AWS recommends, with the legacy global host in us-east-1.
+// *.s3.amazonaws.com does not cover them, and so are the legacy names that
+// are no host name (capitals, underscores); other names get the
+// virtual-hosted form that AWS recommends, with the legacy global host in
+// us-east-1.
 func s3BaseURL(endpoint, bucket, region string) string {
 	switch {
 	case endpoint != "":
 		return strings.TrimRight(endpoint, "/") + "/" + bucket
-	case strings.Contains(bucket, "."):
+	case !isHostLabel(bucket):
 		return "https://s3." + region + "." + awsDomain(region) + "/" + bucket
 	case region == "us-east-1":
 		return "https://" + bucket + ".s3.amazonaws.com"
@@ -117,4 +119,19 @@ func awsDomain(region string) string {
 		}
 	}
 	return "amazonaws.com"
+}
+
+// isHostLabel reports whether name can be the first label of a host name
+// under a TLS wildcard: 1 to 63 lower-case letters, digits and hyphens, not
+// starting or ending with a hyphen.
+func isHostLabel(name string) bool {
+	if name == "" || len(name) > 63 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
