@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -383,6 +385,9 @@ func TestLocalDeleteKeepsSymlinkedFolders(t *testing.T) {
 // TestLocalFullDisk fills a small tmpfs: Put fails clearly and the old object
 // stays whole.
 func TestLocalFullDisk(t *testing.T) {
+	if asRootInUserNamespace(t) {
+		return
+	}
 	dir := mountForTest(t, "tmpfs", "size=1m")
 	l, err := storage.NewLocal(dir, nil)
 	require.NoError(t, err)
@@ -515,6 +520,9 @@ func readObject(t *testing.T, s storage.Storage, key string) string {
 // a filesystem that keeps no extended attributes (ramfs), writable or
 // mounted read-only, rather than have every Put fail later.
 func TestLocalRefusesFilesystemWithoutAttributes(t *testing.T) {
+	if asRootInUserNamespace(t) {
+		return
+	}
 	dir := mountForTest(t, "ramfs", "")
 	_, err := storage.NewLocal(dir, nil)
 	require.ErrorIs(t, err, errors.ErrUnsupported)
@@ -528,18 +536,44 @@ func TestLocalRefusesFilesystemWithoutAttributes(t *testing.T) {
 }
 
 // mountForTest mounts a new filesystem of type fstype on a temporary folder
-// for the test's duration. Mounting needs root, which CI has: elsewhere the
-// test is skipped.
+// for the test's duration. It needs root: see asRootInUserNamespace.
 func mountForTest(t *testing.T, fstype, options string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI runs as root, which mounting a %s needs", fstype)
-		}
-		t.Skipf("mounting a %s needs root", fstype)
-	}
+	require.Zero(t, os.Geteuid(), "mounting a %s needs root", fstype)
 	dir := t.TempDir()
 	require.NoError(t, unix.Mount(fstype, dir, fstype, 0, options))
 	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 	return dir
+}
+
+// asRootInUserNamespace runs the test again in a child process that is root
+// in new user and mount namespaces, when this process is not root: the
+// kernel lets such a child mount a tmpfs or a ramfs, so the tests that
+// mount need no real root. It reports whether it did so; the child's result
+// is then the test's.
+func asRootInUserNamespace(t *testing.T) bool {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return false
+	}
+	child := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1")
+	child.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	}
+	out, err := child.CombinedOutput()
+	var exited *exec.ExitError
+	switch {
+	case err == nil && bytes.Contains(out, []byte("--- PASS: "+t.Name())):
+		t.Logf("ran as root in a user namespace:\n%s", out)
+		return true
+	case err == nil || errors.As(err, &exited):
+		t.Fatalf("as root in a user namespace: %v\n%s", err, out)
+	case os.Getenv("CI") == "true":
+		t.Fatalf("no root, and no user namespace to mount in: %v", err)
+	default:
+		t.Skipf("no root, and no user namespace to mount in (unprivileged user namespaces are off): %v", err)
+	}
+	return false
 }
