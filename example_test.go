@@ -21,11 +21,12 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	var s storage.Storage
-	s, err = storage.NewLocal(dir, nil) // at startup: s, err = storage.FromEnv()
+	local, err := storage.NewLocal(dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer local.Close()
+	var s storage.Storage = local // at startup: s, err := storage.FromEnv()
 	ctx := context.Background()
 
 	info, err := s.Put(ctx, "events/42/speakers/7/photo.png", strings.NewReader("…png bytes…"), nil)
@@ -65,12 +66,16 @@ func ExampleValidateKey() {
 }
 
 func ExampleStorage_List() {
-	dir, _ := os.MkdirTemp("", "media")
+	dir, err := os.MkdirTemp("", "media")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 	s, err := storage.NewLocal(dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer s.Close()
 	ctx := context.Background()
 	for _, key := range []string{"events/1/logo.png", "events/1/slides/a.pdf", "events/1/slides/b.pdf", "events/2/logo.png"} {
 		if _, err := s.Put(ctx, key, strings.NewReader("x"), nil); err != nil {
@@ -90,12 +95,16 @@ func ExampleStorage_List() {
 }
 
 func ExampleDeletePrefix() {
-	dir, _ := os.MkdirTemp("", "media")
+	dir, err := os.MkdirTemp("", "media")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 	s, err := storage.NewLocal(dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer s.Close()
 	ctx := context.Background()
 	for _, key := range []string{"events/1/logo.png", "events/1/slides/a.pdf", "events/10/logo.png"} {
 		if _, err := s.Put(ctx, key, strings.NewReader("x"), nil); err != nil {

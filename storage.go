@@ -59,10 +59,14 @@ type Info struct {
 	ContentType        string
 	ContentDisposition string
 	CacheControl       string
-	ETag               string // quoted, as in an HTTP ETag header
-	ModTime            time.Time
-	Metadata           map[string]string // user metadata; names are lower-case
-	IsDir              bool              // a grouped prefix in a delimited listing
+	// ETag is quoted, as in an HTTP ETag header. It tells versions of one
+	// object apart: it changes when the content does. It is opaque, not a
+	// content hash: Local makes a new one for every Put, while S3's is the
+	// MD5 of a single-part upload and something else for a multipart one.
+	ETag     string
+	ModTime  time.Time
+	Metadata map[string]string // user metadata; names are lower-case
+	IsDir    bool              // a grouped prefix in a delimited listing
 }
 
 // PutOptions holds the optional attributes of an object. A nil *PutOptions is
