@@ -63,8 +63,9 @@ func (o LocalOptions) fields() configFields {
 // place and syncs the directory: when Put returns, the object survives a
 // crash, and a failed, cancelled or interrupted Put leaves the old object
 // intact. Delete and DeletePrefix sync the folders they change, so that a
-// deleted object does not come back after a crash either. Temporary files have names no key can have, so List never shows
-// them; a process killed mid-Put leaves one behind, which Cleanup removes.
+// deleted object does not come back after a crash either. Temporary files
+// have names no key can have, so List never shows them; a process killed
+// mid-Put leaves one behind, which Cleanup removes.
 //
 // Files are written through an [os.Root] and read through openat2 with
 // RESOLVE_BENEATH (the os.Root where the kernel lacks it), so no key and no

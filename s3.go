@@ -61,10 +61,10 @@ const (
 // Put streams: a body shorter than one 8 MiB part goes up in one PutObject,
 // a longer one, of known size or not, in a multipart upload by the SDK's
 // transfer manager, three parts at a time, so that a Put holds about
-// 40 MiB of buffers (five parts) whatever the size. Multipart uploads allow 10,000 parts,
-// which caps an object at about 78 GiB. A Put that fails or is cancelled
-// aborts its multipart upload, leaving no object and no stored parts. Copy
-// copies on the server, part by part above 5 GiB (see [S3.Copy]).
+// 40 MiB of buffers (five parts) whatever the size. Multipart uploads allow
+// 10,000 parts, which caps an object at about 78 GiB. A Put that fails or is
+// cancelled aborts its multipart upload, leaving no object and no stored
+// parts. Copy copies on the server, part by part above 5 GiB (see [S3.Copy]).
 //
 // # Data integrity
 //

@@ -363,11 +363,13 @@ func checkPutOptions(opts *PutOptions) error {
 		if !isToken(k) {
 			return fmt.Errorf("%w: metadata name %q: only letters, digits and the characters -_. are allowed", fs.ErrInvalid, k)
 		}
-		for other := range opts.Metadata {
-			// Two names can differ only in case if one has an upper-case letter.
-			if other != k && strings.ToLower(k) != k && strings.EqualFold(other, k) {
-				// Names are stored lower-case: one value would be lost.
-				return fmt.Errorf("%w: metadata names %q and %q differ only in case", fs.ErrInvalid, min(k, other), max(k, other))
+		if strings.ToLower(k) != k {
+			// Names are stored lower-case: of two that differ only in case,
+			// one value would be lost.
+			for other := range opts.Metadata {
+				if other != k && strings.EqualFold(other, k) {
+					return fmt.Errorf("%w: metadata names %q and %q differ only in case", fs.ErrInvalid, min(k, other), max(k, other))
+				}
 			}
 		}
 		if problem := metadataValueProblem(v); problem != "" {
