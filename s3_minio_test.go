@@ -395,3 +395,23 @@ func TestS3SecretNeverPrinted(t *testing.T) {
 	assert.Contains(t, strings.Join(outputs, "\n"), `"SecretKey":"[redacted]"`, "JSON and slog show that it is set")
 	assert.Contains(t, fmt.Sprint(storage.S3Config{Bucket: "b"}), "SecretKey: ", "an unset secret shows as empty")
 }
+
+// TestS3DeletePrefixObjectAndFolder: MinIO stores an object and a folder of
+// the same name ("x/a" and "x/a/b") but lists only one of them; DeletePrefix
+// still deletes both, as it does on AWS.
+func TestS3DeletePrefixObjectAndFolder(t *testing.T) {
+	m := needMinIO(t)
+	ctx := context.Background()
+	s := emptyS3(t, m.config())
+	for _, key := range []string{"x/a/b", "x/a", "x/c"} {
+		_, err := s.Put(ctx, key, strings.NewReader(key), nil)
+		require.NoError(t, err)
+	}
+	n, err := s.DeletePrefix(ctx, "x/")
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	for _, key := range []string{"x/a/b", "x/a", "x/c"} {
+		_, err := s.Stat(ctx, key)
+		assert.ErrorIs(t, err, fs.ErrNotExist, key)
+	}
+}

@@ -179,6 +179,23 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// MinIO lists only one of an object and a folder of the same name ("a"
+	// and "a/b"): what one pass misses, the next finds once the first is
+	// gone. A pass that deletes nothing ends it, and three passes at most,
+	// so that writers adding keys all along cannot keep it going.
+	total := 0
+	for range 3 {
+		n, err := s.deletePass(ctx, c, prefix)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// deletePass deletes what one listing of prefix shows.
+func (s *S3) deletePass(ctx context.Context, c *s3Clients, prefix string) (int, error) {
 	// Pages hold at most 1000 keys, the most a DeleteObjects request takes.
 	// The next page is listed while earlier ones are deleted: the listing
 	// resumes after the last key it returned, deleted or not, and most of
@@ -236,7 +253,7 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	}
 	// The first failure, or the caller's cancellation, stops the rest. The
 	// count is read only once Wait has seen every request end.
-	err = g.Wait()
+	err := g.Wait()
 	return int(deleted.Load()), err
 }
 
