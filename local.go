@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -80,6 +81,9 @@ type Local struct {
 	baseURL    string
 	signingKey []byte
 	synced     func(dir string) // tests only: called after each folder sync
+
+	// makingFolders counts the mkdirAll calls in progress: see createTemp.
+	makingFolders atomic.Int32
 }
 
 var (
@@ -343,6 +347,14 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 func (l *Local) createTemp(dir string) (folder *os.Root, f *os.File, name string, err error) {
 	for attempt := 0; ; attempt++ {
 		folder, err = l.root.OpenRoot(dir)
+		if err == nil && l.makingFolders.Load() > 0 {
+			// Another Put may have just made dir, or a folder above it,
+			// and not yet synced the folder holding it: this Put must not
+			// return before the path to its object survives a crash.
+			if err = l.syncAncestors(dir); err != nil {
+				folder.Close()
+			}
+		}
 		if err == nil {
 			f, name, err = createTempIn(folder)
 			if err == nil {
@@ -401,6 +413,8 @@ func createTempIn(folder *os.Root) (*os.File, string, error) {
 // mkdirAll creates dir and syncs the folders whose entries it added, so that
 // a new object's path survives a crash as the object does.
 func (l *Local) mkdirAll(dir string) error {
+	l.makingFolders.Add(1)
+	defer l.makingFolders.Add(-1)
 	var created []string
 	for d := dir; d != "."; d = path.Dir(d) {
 		if _, err := l.root.Lstat(d); err == nil {
@@ -417,6 +431,16 @@ func (l *Local) mkdirAll(dir string) error {
 	for _, d := range created {
 		if err := l.syncFolder(l.root, path.Dir(d), path.Dir(d)); err != nil {
 			return plainErr(err)
+		}
+	}
+	return nil
+}
+
+// syncAncestors syncs the folders that hold dir and each folder above it.
+func (l *Local) syncAncestors(dir string) error {
+	for d := dir; d != "."; d = path.Dir(d) {
+		if err := l.syncFolder(l.root, path.Dir(d), path.Dir(d)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -639,11 +663,15 @@ func (l *Local) delete(ctx context.Context, key string) error {
 // durable cannot bring back what it held.
 func (l *Local) settle(dir string) error {
 	changed := l.prune(dir)
-	err := l.syncFolder(l.root, changed, changed)
-	if noSuchPath(err) {
-		return nil // a concurrent Delete pruned it, and syncs its parent
+	for {
+		err := l.syncFolder(l.root, changed, changed)
+		if !noSuchPath(err) || changed == "." {
+			return err
+		}
+		// Another call removed it meanwhile, and may not have synced the
+		// folder above, nor have done so yet: this one does.
+		changed = path.Dir(changed)
 	}
-	return err
 }
 
 // prune removes dir and the folders above it as they become empty, as S3

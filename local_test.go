@@ -577,3 +577,31 @@ func asRootInUserNamespace(t *testing.T) bool {
 	}
 	return false
 }
+
+// TestLocalPutIntoAFolderBeingMade: a Put into a folder that another Put has
+// just made, and whose entry that Put has not yet synced, syncs the folders
+// above it itself before it returns, so that a crash cannot take its object
+// away with the folder.
+func TestLocalPutIntoAFolderBeingMade(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	var second []string
+	inSecond, started := false, false
+	storage.OnFolderSync(l, func(dir string) {
+		switch {
+		case inSecond:
+			second = append(second, dir)
+		case !started && dir == "events":
+			// The first Put has made events/42 and synced events, and has
+			// yet to sync "." for events: the second Put runs now.
+			started, inSecond = true, true
+			_, err := l.Put(ctx, "events/42/photo.png", strings.NewReader("2"), nil)
+			inSecond = false
+			require.NoError(t, err)
+		}
+	})
+	_, err := l.Put(ctx, "events/42/logo.png", strings.NewReader("1"), nil)
+	require.NoError(t, err)
+	require.True(t, started)
+	assert.Subset(t, second, []string{".", "events", "events/42"}, "the second Put synced the path to its object")
+}

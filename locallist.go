@@ -246,6 +246,9 @@ func (l *Local) removeMatching(ctx context.Context, folder *os.Root, dir, prefix
 			continue
 		}
 		sub, err := folder.OpenRoot(e.Name())
+		if noSuchPath(err) {
+			continue // pruned meanwhile by a Delete, which syncs what holds it
+		}
 		if err != nil {
 			return deleted, false, plainErr(err)
 		}
@@ -255,7 +258,7 @@ func (l *Local) removeMatching(ctx context.Context, folder *os.Root, dir, prefix
 		case err != nil:
 		case !subEmptied:
 			kept = true
-		case folder.Remove(e.Name()) == nil:
+		case removeFolder(folder, e.Name()):
 			removed = true
 		default:
 			// Something arrived in the emptied folder meanwhile: it stays,
@@ -271,4 +274,11 @@ func (l *Local) removeMatching(ctx context.Context, folder *os.Root, dir, prefix
 		}
 	}
 	return deleted, !kept, nil
+}
+
+// removeFolder removes the empty folder name from folder, and reports
+// whether it is gone, also when a concurrent Delete pruned it first.
+func removeFolder(folder *os.Root, name string) bool {
+	err := folder.Remove(name)
+	return err == nil || noSuchPath(err)
 }

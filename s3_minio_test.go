@@ -403,14 +403,15 @@ func TestS3DeletePrefixObjectAndFolder(t *testing.T) {
 	m := needMinIO(t)
 	ctx := context.Background()
 	s := emptyS3(t, m.config())
-	for _, key := range []string{"x/a/b", "x/a", "x/c"} {
+	chain := []string{"x/a/b/c/d", "x/a/b/c", "x/a/b", "x/a", "x/c"} // MinIO hides one level a listing
+	for _, key := range chain {
 		_, err := s.Put(ctx, key, strings.NewReader(key), nil)
 		require.NoError(t, err)
 	}
 	n, err := s.DeletePrefix(ctx, "x/")
 	require.NoError(t, err)
-	assert.Equal(t, 3, n)
-	for _, key := range []string{"x/a/b", "x/a", "x/c"} {
+	assert.Equal(t, len(chain), n)
+	for _, key := range chain {
 		_, err := s.Stat(ctx, key)
 		assert.ErrorIs(t, err, fs.ErrNotExist, key)
 	}

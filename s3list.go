@@ -181,10 +181,11 @@ func (s *S3) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	}
 	// MinIO lists only one of an object and a folder of the same name ("a"
 	// and "a/b"): what one pass misses, the next finds once the first is
-	// gone. A pass that deletes nothing ends it, and three passes at most,
-	// so that writers adding keys all along cannot keep it going.
+	// gone, one level of such names a pass. A pass that deletes nothing
+	// ends it, and ten passes at most, so that writers adding keys all
+	// along cannot keep it going.
 	total := 0
-	for range 3 {
+	for range 10 {
 		n, err := s.deletePass(ctx, c, prefix)
 		total += n
 		if err != nil || n == 0 {

@@ -18,6 +18,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -108,20 +109,20 @@ type SignOptions struct {
 }
 
 // Reader streams an object's bytes; Info describes the whole object, even when
-// the Reader streams only a range of it. Close must be called. A Reader is
-// for one goroutine at a time.
+// the Reader streams only a range of it. Close must be called; it may be
+// called from another goroutine to stop a Read.
 //
 // Cancelling the context given to Get makes Read fail with the context's
 // error, on S3 possibly after bytes already received.
 type Reader struct {
 	body   io.ReadCloser
 	info   Info
-	closed bool
+	closed atomic.Bool
 }
 
 // Read reads the object's bytes. After Close it returns [fs.ErrClosed].
 func (r *Reader) Read(p []byte) (int, error) {
-	if r.closed {
+	if r.closed.Load() {
 		return 0, fs.ErrClosed
 	}
 	return r.body.Read(p)
@@ -130,10 +131,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 // Close releases the Reader's file or connection. Closing it again returns
 // [fs.ErrClosed].
 func (r *Reader) Close() error {
-	if r.closed {
+	if r.closed.Swap(true) {
 		return fs.ErrClosed
 	}
-	r.closed = true
 	return r.body.Close()
 }
 
@@ -457,8 +457,9 @@ func mediaType(contentType string) (essence string, ok bool) {
 const maxMetadataSize = 2 << 10
 
 // maxHeaderAttrsSize bounds the other attributes together. With metadata at
-// its limit they then still fit where Local keeps them: ext4 holds one
-// extended attribute in one 4 KiB block.
+// its limit they then still fit where Local keeps them, ext4's one 4 KiB
+// block for attributes, unless made mostly of characters that JSON escapes
+// (", \, U+2028, U+2029).
 const maxHeaderAttrsSize = 1536
 
 // isHeaderValue reports whether s goes into an HTTP header and comes back

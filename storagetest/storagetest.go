@@ -143,6 +143,18 @@ func testReaderClose(t *testing.T, s storage.Storage) {
 		assert.ErrorIs(t, err, fs.ErrClosed, "%s: read after close", name)
 		assert.ErrorIs(t, r.Close(), fs.ErrClosed, "%s: close again", name)
 	}
+
+	// Close from another goroutine stops a Reader another one reads from.
+	r, err := s.Get(ctx, "exports/report.csv")
+	require.NoError(t, err)
+	closed := make(chan error)
+	go func() { closed <- r.Close() }()
+	for {
+		if _, err := r.Read(make([]byte, 1)); err != nil {
+			break
+		}
+	}
+	assert.NoError(t, <-closed)
 }
 
 func testOverwrite(t *testing.T, s storage.Storage) {
