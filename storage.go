@@ -401,10 +401,8 @@ func metadataValueProblem(v string) string {
 	if hasEndSpace(v) {
 		return "starts or ends with a space, which S3 would drop"
 	}
-	if strings.Contains(v, "=?") {
-		if decoded, err := new(mime.WordDecoder).DecodeHeader(v); err != nil || decoded != v {
-			return "holds an RFC 2047 encoded word (=?charset?…?=), which S3 would decode"
-		}
+	if decoded, ok := decodeMetadata(v); !ok || decoded != v {
+		return "holds an RFC 2047 encoded word (=?charset?…?=), which S3 would decode"
 	}
 	return ""
 }
@@ -509,15 +507,23 @@ func lowerMetadata(m map[string]string, value func(string) string) map[string]st
 // metadataFromHeaders returns the metadata S3 sent, decoded (see
 // metadataHeader). A value it cannot decode is returned as sent.
 func metadataFromHeaders(m map[string]string) map[string]string {
-	return lowerMetadata(m, func(v string) string {
-		if !strings.Contains(v, "=?") {
-			return v
-		}
-		if decoded, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
-			return decoded
-		}
-		return v
+	return lowerMetadata(m, func(sent string) string {
+		decoded, _ := decodeMetadata(sent)
+		return decoded
 	})
+}
+
+// decodeMetadata returns a metadata value as S3 sent it with its RFC 2047
+// encoded words decoded, or as sent and false when it cannot decode them.
+func decodeMetadata(sent string) (string, bool) {
+	if !strings.Contains(sent, "=?") {
+		return sent, true
+	}
+	decoded, err := new(mime.WordDecoder).DecodeHeader(sent)
+	if err != nil {
+		return sent, false
+	}
+	return decoded, true
 }
 
 func sameValue(v string) string { return v }
