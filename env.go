@@ -71,16 +71,25 @@ func Env() []EnvVar {
 //     signed by STORAGE_SIGNING_KEY.
 //
 // One or two of the three set is a misconfiguration: the error names the
-// variables that are missing, and never prints a value. FromEnv does no
-// network I/O.
+// variables that are missing, and never prints a value. So is one of them
+// with white space at either end, which no bucket name or key holds but a
+// value copied from a secrets file often does. FromEnv does no network I/O.
 func FromEnv() (Storage, error) {
-	var set, missing []string
+	var set, missing, padded []string
 	for _, name := range []string{envBucket, envKey, envSecret} {
-		if os.Getenv(name) != "" {
+		v := os.Getenv(name)
+		if v != "" {
 			set = append(set, name)
 		} else {
 			missing = append(missing, name)
 		}
+		if strings.TrimSpace(v) != v {
+			padded = append(padded, name)
+		}
+	}
+	if len(padded) > 0 {
+		return nil, fmt.Errorf("storage: %s %s white space at the start or end (a line break copied from a secrets file?); remove it",
+			strings.Join(padded, " and "), agree(padded, "has", "have"))
 	}
 	switch len(set) {
 	case 0:
@@ -97,14 +106,15 @@ func FromEnv() (Storage, error) {
 		})
 	}
 	return nil, fmt.Errorf("storage: S3 is half configured: %s %s set but %s %s not; set all three of %s, %s and %s to use S3, or none to store files on local disk",
-		strings.Join(set, " and "), isAre(set), strings.Join(missing, " and "), isAre(missing), envBucket, envKey, envSecret)
+		strings.Join(set, " and "), agree(set, "is", "are"), strings.Join(missing, " and "), agree(missing, "is", "are"), envBucket, envKey, envSecret)
 }
 
-func isAre(names []string) string {
+// agree returns the verb form that agrees with the number of names.
+func agree(names []string, one, many string) string {
 	if len(names) == 1 {
-		return "is"
+		return one
 	}
-	return "are"
+	return many
 }
 
 // minSigningKeyLen is the shortest STORAGE_SIGNING_KEY accepted: 32 bytes

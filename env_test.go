@@ -1,6 +1,8 @@
 package storage_test
 
 import (
+	"context"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,4 +95,47 @@ func TestEnvRedactsSecrets(t *testing.T) {
 	assert.Equal(t, "orga-media", seen["BUCKET_NAME"])
 	assert.Equal(t, "[redacted]", seen["AWS_SECRET"])
 	assert.Equal(t, "[redacted]", seen["STORAGE_SIGNING_KEY"])
+}
+
+// TestFromEnvPaddedValues refuses S3 variables with white space at an end,
+// as a value copied from a secrets file often has, rather than failing at
+// the first request with a signature mismatch.
+func TestFromEnvPaddedValues(t *testing.T) {
+	for _, tt := range []struct {
+		bucket, key, secret string
+		named               []string
+	}{
+		{"media", "AKIAEXAMPLE", "secret-value\n", []string{"AWS_SECRET has"}},
+		{"media ", " AKIAEXAMPLE", "secret-value", []string{"BUCKET_NAME and AWS_KEY have"}},
+		{"media", "AKIAEXAMPLE", " ", []string{"AWS_SECRET has"}},
+		{"\tmedia", "", "", []string{"BUCKET_NAME has"}},
+	} {
+		t.Setenv("STORAGE_DIR", t.TempDir())
+		t.Setenv("BUCKET_NAME", tt.bucket)
+		t.Setenv("AWS_KEY", tt.key)
+		t.Setenv("AWS_SECRET", tt.secret)
+		_, err := storage.FromEnv()
+		require.Error(t, err, "%q", tt)
+		for _, named := range tt.named {
+			assert.Contains(t, err.Error(), named+" white space")
+		}
+		assert.NotContains(t, err.Error(), "secret-value")
+	}
+}
+
+// TestNewS3RefusesKeysWithSpaces refuses credentials no S3 key can hold,
+// without printing them.
+func TestNewS3RefusesKeysWithSpaces(t *testing.T) {
+	for _, cfg := range []storage.S3Config{
+		{Bucket: "media", AccessKey: "AKIA EXAMPLE", SecretKey: "secret-value"},
+		{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "secret-value\r\n"},
+		{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "secret-valué"},
+	} {
+		_, err := storage.NewS3(context.Background(), cfg)
+		require.ErrorIs(t, err, fs.ErrInvalid, "%q", cfg.AccessKey)
+		assert.NotContains(t, err.Error(), "secret-val")
+		assert.NotContains(t, err.Error(), "AKIA")
+	}
+	_, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
+	require.NoError(t, err, "AWS's secret alphabet, / and + included")
 }

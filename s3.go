@@ -187,6 +187,12 @@ func checkS3Config(cfg S3Config) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s not set", fs.ErrInvalid, strings.Join(missing, " and "))
 	}
+	for _, f := range [...]struct{ name, value string }{{"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey}} {
+		if strings.IndexFunc(f.value, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+			// No S3 key holds one, and the value must not be printed.
+			return fmt.Errorf("%w: %s holds a space, a line break or another character that no key holds", fs.ErrInvalid, f.name)
+		}
+	}
 	if strings.ContainsAny(cfg.Bucket, "/ ?#%") || !isHeaderValue(cfg.Bucket) {
 		return fmt.Errorf("%w: bucket name %q is not valid", fs.ErrInvalid, cfg.Bucket)
 	}

@@ -304,6 +304,7 @@ func TestSecretFromEnv(t *testing.T) {
 	check(map[string]string{"AWS_SECRET": secret, "AWS_KEY": "AKIAEXAMPLE", "BUCKET_NAME": "b", "STORAGE_ACL": "world-writable"})
 	check(map[string]string{"AWS_SECRET": secret, "AWS_KEY": "AKIAEXAMPLE", "BUCKET_NAME": "b", "AWS_REGION": "EU West"})
 	check(map[string]string{"STORAGE_SIGNING_KEY": signingKey, "STORAGE_DIR": t.TempDir()})
+	check(map[string]string{"AWS_SECRET": secret + "\n", "AWS_KEY": "AKIAEXAMPLE", "BUCKET_NAME": "b"})
 	all := strings.Join(texts, "\n")
 	assert.False(t, leaks(all, secret))
 	assert.False(t, leaks(all, signingKey))

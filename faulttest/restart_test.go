@@ -29,6 +29,7 @@ type minioProcess struct {
 	user    string
 	pass    string
 	cmd     *exec.Cmd
+	exited  chan error // receives cmd.Wait's result
 	started int
 }
 
@@ -42,20 +43,29 @@ func startMinIO(t *testing.T) *minioProcess {
 	if bin == "" {
 		skipOrFail(t, "STORAGE_TEST_MINIO is not set: run scripts/test, or `scripts/minio start` and source .minio/env")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	m := &minioProcess{t: t, bin: bin, dir: t.TempDir(), addr: addr, user: "faults" + randomHex(4), pass: randomHex(20)}
-	m.start()
+	m := &minioProcess{t: t, bin: bin, dir: t.TempDir(), user: "faults" + randomHex(4), pass: randomHex(20)}
 	t.Cleanup(func() {
 		if m.cmd != nil {
 			// SIGTERM, so that MinIO closes its connections and the
 			// client's idle ones end before goleak looks.
 			_ = m.cmd.Process.Signal(os.Interrupt)
-			_ = m.cmd.Wait()
+			<-m.exited
 		}
 	})
+	// The port is free when picked, but another process may take it
+	// before MinIO binds it: then MinIO exits, and another port is tried.
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		m.addr = l.Addr().String()
+		require.NoError(t, l.Close())
+		if m.start() || attempt == 5 {
+			break
+		}
+	}
+	if m.cmd == nil {
+		t.Fatal("MinIO exited at start on 5 ports in a row (its logs are above)")
+	}
 	return m
 }
 
@@ -63,8 +73,10 @@ func (m *minioProcess) server() server {
 	return server{endpoint: "http://" + m.addr, accessKey: m.user, secretKey: m.pass}
 }
 
-// start runs MinIO and waits until it answers its liveness probe.
-func (m *minioProcess) start() {
+// start runs MinIO and waits until it answers its liveness probe. It
+// reports false when MinIO exits first (its port taken, say), leaving m.cmd
+// nil, and fails the test when MinIO is not live after a minute.
+func (m *minioProcess) start() bool {
 	m.t.Helper()
 	m.started++
 	logFile, err := os.Create(filepath.Join(m.t.TempDir(), fmt.Sprintf("minio-%d.log", m.started)))
@@ -75,7 +87,8 @@ func (m *minioProcess) start() {
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(m.t, cmd.Start())
-	m.cmd = cmd
+	m.cmd, m.exited = cmd, make(chan error, 1)
+	go func(exited chan<- error) { exited <- cmd.Wait() }(m.exited)
 
 	transport := &http.Transport{DisableKeepAlives: true}
 	defer transport.CloseIdleConnections()
@@ -86,20 +99,37 @@ func (m *minioProcess) start() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case err := <-m.exited:
+			log, _ := os.ReadFile(logFile.Name())
+			m.t.Logf("MinIO exited at start on %s (%v): %s", m.addr, err, log)
+			m.cmd = nil
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	log, _ := os.ReadFile(logFile.Name())
 	m.t.Fatalf("MinIO did not start on %s: %s", m.addr, log)
+	return false
+}
+
+// restart starts MinIO again on the same port and data, failing the test
+// if it cannot.
+func (m *minioProcess) restart() {
+	m.t.Helper()
+	if !m.start() {
+		m.t.Fatalf("MinIO did not restart on %s", m.addr)
+	}
 }
 
 // kill stops MinIO with SIGKILL, as a crash or an OOM kill would.
 func (m *minioProcess) kill() {
 	m.t.Helper()
 	require.NoError(m.t, m.cmd.Process.Kill())
-	_ = m.cmd.Wait()
+	<-m.exited
 	m.cmd = nil
 }
 
@@ -169,7 +199,7 @@ func TestMinIORestart(t *testing.T) {
 	m.kill()
 	killed := time.Now()
 	time.Sleep(2 * time.Second)
-	m.start()
+	m.restart()
 	restarted := time.Since(killed)
 	phase.Store(2)
 	time.Sleep(1500 * time.Millisecond)
@@ -243,7 +273,7 @@ func TestMinIORestartMultipart(t *testing.T) {
 	<-body.reached
 	m.kill()
 	time.Sleep(time.Second)
-	m.start()
+	m.restart()
 	err := <-done
 	took := time.Since(start)
 
