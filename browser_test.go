@@ -174,10 +174,24 @@ const probeHTML = `<!doctype html><html><head><title>upload</title></head><body>
 
 const probeSVG = `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>` + probeScript + `</script></svg>`
 
+// probeJS is an uploaded script, and what the site's own control script
+// runs with "control-js" in its place; probeCSS an uploaded style sheet,
+// and the control's with "control" in its place.
+const (
+	probeJS  = `document.body.setAttribute("data-ran-upload-js", "1"); new Image().src = "/mark?upload-js";`
+	probeCSS = `#styled-upload { width: 17px; }`
+)
+
 // browserPage embeds the uploads and, after loading, writes what it sees
 // into #result for --dump-dom.
 const browserPage = `<!doctype html>
-<html><head><title>page</title></head><body>
+<html><head><title>page</title>
+<link rel="stylesheet" href="/static/media/uploads/theme.css">
+<link rel="stylesheet" href="/control.css">
+</head><body>
+<div id="styled-upload"></div><div id="styled-control"></div>
+<script src="/static/media/uploads/app.js"></script>
+<script src="/control.js"></script>
 <img id="pic" src="/static/media/uploads/pic.png" alt="">
 <img id="svg" src="/static/media/uploads/drawing.svg" alt="">
 <iframe id="upload" src="/static/media/uploads/page.html"></iframe>
@@ -195,6 +209,8 @@ window.addEventListener("load", function () {
       width: pic.naturalWidth,
       height: pic.naturalHeight,
       svgWidth: document.getElementById("svg").naturalWidth,
+      styledUpload: document.getElementById("styled-upload").getBoundingClientRect().width,
+      styledControl: document.getElementById("styled-control").getBoundingClientRect().width,
       localStorage: ls,
       bodyAttrs: Array.prototype.map.call(document.body.attributes, function (a) { return a.name; })
     });
@@ -206,7 +222,8 @@ window.addEventListener("load", function () {
 
 // TestBrowser checks in a real browser that an uploaded image renders on a
 // page that embeds it by its URL, while an uploaded HTML page or SVG
-// drawing with a script runs nothing on the page's origin.
+// drawing with a script runs nothing on the page's origin, and an uploaded
+// script or style sheet that the page links does not take effect.
 func TestBrowser(t *testing.T) {
 	bin := chromium(t)
 	ctx := context.Background()
@@ -219,6 +236,8 @@ func TestBrowser(t *testing.T) {
 		"uploads/pic.png":     string(pic),
 		"uploads/page.html":   probeHTML,
 		"uploads/drawing.svg": probeSVG,
+		"uploads/app.js":      probeJS,
+		"uploads/theme.css":   probeCSS,
 	} {
 		_, err := l.Put(ctx, key, strings.NewReader(data), nil)
 		require.NoError(t, err)
@@ -238,6 +257,14 @@ func TestBrowser(t *testing.T) {
 	mux.HandleFunc("/control.html", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, probeHTML)
+	})
+	mux.HandleFunc("/control.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		fmt.Fprint(w, strings.ReplaceAll(probeJS, "upload-js", "control-js"))
+	})
+	mux.HandleFunc("/control.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		fmt.Fprint(w, strings.NewReplacer("upload", "control", "17px", "13px").Replace(probeCSS))
 	})
 	mux.HandleFunc("/navigate", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -260,12 +287,14 @@ setTimeout(function () { document.body.setAttribute("data-still-here", "1"); }, 
 	m := regexp.MustCompile(`<pre id="result">([^<]*)</pre>`).FindStringSubmatch(dom)
 	require.NotNil(t, m, "the page wrote its result:\n%s", dom)
 	var result struct {
-		Complete     bool              `json:"complete"`
-		Width        int               `json:"width"`
-		Height       int               `json:"height"`
-		SVGWidth     int               `json:"svgWidth"`
-		LocalStorage map[string]string `json:"localStorage"`
-		BodyAttrs    []string          `json:"bodyAttrs"`
+		Complete      bool              `json:"complete"`
+		Width         int               `json:"width"`
+		Height        int               `json:"height"`
+		SVGWidth      int               `json:"svgWidth"`
+		StyledUpload  float64           `json:"styledUpload"`
+		StyledControl float64           `json:"styledControl"`
+		LocalStorage  map[string]string `json:"localStorage"`
+		BodyAttrs     []string          `json:"bodyAttrs"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &result), m[1])
 	t.Logf("page saw %s", m[1])
@@ -281,6 +310,13 @@ setTimeout(function () { document.body.setAttribute("data-still-here", "1"); }, 
 	mu.Lock()
 	assert.Positive(t, marks["control"], "the control pinged the server")
 	mu.Unlock()
+
+	// The site's own script and style sheet took effect, which proves the
+	// probes work; the uploaded ones did not.
+	assert.Contains(t, result.BodyAttrs, "data-ran-control-js")
+	assert.NotContains(t, result.BodyAttrs, "data-ran-upload-js", "an uploaded script ran as the site's own")
+	assert.Equal(t, 13.0, result.StyledControl)
+	assert.NotEqual(t, 17.0, result.StyledUpload, "an uploaded style sheet styled the site's page")
 
 	// The uploads ran nowhere: not on the page's origin, not at all.
 	for _, m := range []string{"upload", "upload-svg"} {
@@ -301,10 +337,10 @@ setTimeout(function () { document.body.setAttribute("data-still-here", "1"); }, 
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for _, m := range []string{"upload", "upload-svg"} {
+	for _, m := range []string{"upload", "upload-svg", "upload-js"} {
 		assert.Zero(t, marks[m], "the %s script never ran", m)
 	}
-	assert.Subset(t, []string{"control"}, keysOf(marks), "no other script ran: %v", marks)
+	assert.Subset(t, []string{"control", "control-js"}, keysOf(marks), "no other script ran: %v", marks)
 }
 
 // TestBrowserScreenshot checks that the image a page embeds shows up in

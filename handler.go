@@ -48,7 +48,12 @@ import (
 // whose type a browser would render as a document or run as a script (HTML,
 // XHTML, SVG, XML and JavaScript types) is served with "Content-Disposition:
 // attachment", keeping its stored filename, and "Content-Security-Policy:
-// sandbox".
+// sandbox". JavaScript and CSS are served as text/plain, so that no page
+// of the site can load them as its own script or style sheet.
+//
+// A private object is served with "Cache-Control: private" whatever its
+// stored Cache-Control says, less any "public" and "s-maxage": no shared
+// cache may keep it for requests without the signature.
 //
 // Objects stored with PutOptions.Private are served only to requests with a
 // valid GET signature; a signed GET or HEAD works for public objects too.
@@ -191,24 +196,31 @@ func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string) {
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
+	disposition := attrs.ContentDisposition
+	if isActiveType(contentType) {
+		disposition = attachment(disposition)
+		hdr.Set("Content-Security-Policy", "sandbox")
+	}
+	if essence, _ := mediaType(contentType); isJavaScriptType(essence) || essence == "text/css" {
+		// A page loads a script or a style sheet whatever its disposition
+		// and CSP: served as its own type, an uploaded one would run as
+		// the site's own (past a CSP of 'self', or as a service worker).
+		// With nosniff, browsers load neither from text/plain.
+		contentType = "text/plain; charset=utf-8"
+	}
 	// Set before ServeContent, which would otherwise sniff the bytes.
 	hdr.Set("Content-Type", contentType)
 	if attrs.ETag != "" {
 		hdr.Set("Etag", attrs.ETag)
 	}
 	cacheControl := attrs.CacheControl
-	if cacheControl == "" && attrs.Private {
+	if attrs.Private {
 		// A shared cache must not hand a private object to requests
-		// without the signature.
-		cacheControl = "private"
+		// without the signature, nor keep it past the signature's expiry.
+		cacheControl = privateCacheControl(cacheControl)
 	}
 	if cacheControl != "" {
 		hdr.Set("Cache-Control", cacheControl)
-	}
-	disposition := attrs.ContentDisposition
-	if isActiveType(contentType) {
-		disposition = attachment(disposition)
-		hdr.Set("Content-Security-Policy", "sandbox")
 	}
 	if disposition != "" {
 		hdr.Set("Content-Disposition", disposition)
@@ -325,6 +337,23 @@ func isJavaScriptType(essence string) bool {
 		return true
 	}
 	return strings.HasPrefix(essence, "text/javascript1.")
+}
+
+// privateCacheControl returns a private object's stored Cache-Control
+// with "private" in place of the directives that let a shared cache keep
+// it ("public", "s-maxage").
+func privateCacheControl(stored string) string {
+	directives := []string{"private"}
+	for d := range strings.SplitSeq(stored, ",") {
+		d = strings.TrimSpace(d)
+		name, _, _ := strings.Cut(d, "=")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "", "private", "public", "s-maxage":
+			continue
+		}
+		directives = append(directives, d)
+	}
+	return strings.Join(directives, ", ")
 }
 
 // attachment turns a stored Content-Disposition into an attachment one,

@@ -343,7 +343,10 @@ func TestHandlerActiveContent(t *testing.T) {
 			require.NoError(t, err, tt.key)
 			assert.Equal(t, "attachment", disposition, tt.key)
 			assert.Equal(t, tt.wantFilename, params["filename"], tt.key)
-			if tt.contentType != "" {
+			switch {
+			case strings.HasSuffix(tt.key, "js"):
+				assert.Equal(t, "text/plain; charset=utf-8", h.Get("Content-Type"), "%s: no page may load it as a script", tt.key)
+			case tt.contentType != "":
 				assert.Equal(t, strings.TrimSpace(tt.contentType), h.Get("Content-Type"), "%s keeps its stored type", tt.key)
 			}
 		}
@@ -356,7 +359,6 @@ func TestHandlerActiveContent(t *testing.T) {
 		{"up/doc.pdf", ""},
 		{"up/notes.txt", ""},
 		{"up/data.json", ""},
-		{"up/style.css", ""},
 		{"up/clip.mp4", ""},
 		{"up/blob", "application/octet-stream"},
 		{"up/named.png", "image/png"},
@@ -527,10 +529,49 @@ func TestHandlerPrivateObjects(t *testing.T) {
 	resp, _ = do(t, http.MethodGet, nokey.url(t, "p.txt")+"?"+strings.SplitN(signed, "?", 2)[1], nil)
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "no key verifies no signature")
 
-	// A stored Cache-Control is kept, even on a private object.
-	fx.put(t, "exports/cached.csv", secret, &storage.PutOptions{Private: true, CacheControl: "no-store"})
-	resp, _ = do(t, http.MethodGet, fx.signed(t, "exports/cached.csv", nil), nil)
-	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	// A private object's stored Cache-Control is kept, but it never lets a
+	// shared cache keep the object.
+	for stored, want := range map[string]string{
+		"no-store":                          "private, no-store",
+		"public, max-age=86400":             "private, max-age=86400",
+		"max-age=60, S-MAXAGE=600, Public":  "private, max-age=60",
+		"private, max-age=60, immutable":    "private, max-age=60, immutable",
+		`no-cache="Set-Cookie", max-age=60`: `private, no-cache="Set-Cookie", max-age=60`,
+	} {
+		fx.put(t, "exports/cached.csv", secret, &storage.PutOptions{Private: true, CacheControl: stored})
+		resp, _ = do(t, http.MethodGet, fx.signed(t, "exports/cached.csv", nil), nil)
+		assert.Equal(t, want, resp.Header.Get("Cache-Control"), stored)
+	}
+	// A public object's is served as stored.
+	fx.put(t, "exports/cached.csv", secret, &storage.PutOptions{CacheControl: "public, max-age=86400"})
+	resp, _ = do(t, http.MethodGet, fx.url(t, "exports/cached.csv"), nil)
+	assert.Equal(t, "public, max-age=86400", resp.Header.Get("Cache-Control"))
+}
+
+// TestHandlerScriptsAndStyles checks that no page of the site can load an
+// uploaded script or style sheet as its own: a page loads one whatever its
+// Content-Disposition and CSP, so only its type stops it (with nosniff).
+func TestHandlerScriptsAndStyles(t *testing.T) {
+	fx := signedFixture(t)
+	fx.put(t, "up/evil.js", []byte("alert(1)"), nil)
+	fx.put(t, "up/theme.css", []byte("body{}"), nil)
+	fx.put(t, "up/old.bin", []byte("alert(1)"), &storage.PutOptions{ContentType: "Application/X-JavaScript; charset=latin1"})
+	// A PUT signed without a type lets the uploader choose one, whatever
+	// the key's extension.
+	u := fx.signed(t, "up/slides.pdf", &storage.SignOptions{Method: http.MethodPut})
+	resp, _ := do(t, http.MethodPut, u, strings.NewReader("alert(1)"), "Content-Type", "text/javascript")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, key := range []string{"up/evil.js", "up/theme.css", "up/old.bin", "up/slides.pdf"} {
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			resp, _ := do(t, method, fx.url(t, key), nil)
+			require.Equal(t, http.StatusOK, resp.StatusCode, key)
+			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), "%s %s", method, key)
+			assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), key)
+		}
+	}
+	info, err := fx.l.Stat(context.Background(), "up/slides.pdf")
+	require.NoError(t, err)
+	assert.Equal(t, "text/javascript", info.ContentType, "Stat still tells the stored type")
 }
 
 // setQuery returns u with the query parameter name set to value.
