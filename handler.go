@@ -35,7 +35,8 @@ import (
 //   - PUT with a valid signature by streaming the body into [Local.Put],
 //     which replaces the object atomically, with the signed content type or
 //     else the request's Content-Type (else the key's extension, else
-//     sniffing), as a public object, and 200 with the new ETag; a PUT
+//     sniffing), as a public object unless signed with
+//     SignOptions.Private, and 200 with the new ETag; a PUT
 //     without a valid signature gets 403 and stores nothing, nor does an
 //     interrupted upload. A key clashing with a folder gets 409, an
 //     unacceptable Content-Type 400. The handler sets no size limit: wrap it
@@ -266,11 +267,12 @@ func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string) {
 	if len(types) == 1 {
 		contentType = types[0]
 	}
-	if err := h.l.checkSignature(http.MethodPut, key, contentType, r.URL.Query(), time.Now()); err != nil {
+	q := r.URL.Query()
+	if err := h.l.checkSignature(http.MethodPut, key, contentType, q, time.Now()); err != nil {
 		httpError(w, http.StatusForbidden, err.Error())
 		return
 	}
-	info, err := h.l.Put(r.Context(), key, r.Body, &PutOptions{ContentType: contentType})
+	info, err := h.l.Put(r.Context(), key, r.Body, &PutOptions{ContentType: contentType, Private: signedPrivate(q)})
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		status := http.StatusInternalServerError

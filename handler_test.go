@@ -789,6 +789,65 @@ func TestHandlerSignedPut(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, resp.StatusCode)
 }
 
+// TestHandlerSignedPutPrivate uploads private objects through signed URLs,
+// as a browser uploads an attendee's document, and checks that the privacy
+// is the signer's to choose, not the uploader's.
+func TestHandlerSignedPutPrivate(t *testing.T) {
+	fx := signedFixture(t)
+	ctx := context.Background()
+	const key = "exports/attendees.csv"
+	private := fx.signed(t, key, &storage.SignOptions{Method: http.MethodPut, Private: true})
+	assert.Equal(t, "1", queryParam(t, private, "X-Private"))
+
+	resp, body := do(t, http.MethodPut, private, strings.NewReader("ada@example.com"), "Content-Type", "text/csv")
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	resp, _ = do(t, http.MethodGet, fx.url(t, key), nil)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "a private upload is not served by its plain URL")
+	resp, body = do(t, http.MethodGet, fx.signed(t, key, nil), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "ada@example.com", string(body), "it is by a signed one")
+
+	// A PUT signed without Private replaces it with a public object, as a
+	// Put without PutOptions.Private does.
+	public := fx.signed(t, key, &storage.SignOptions{Method: http.MethodPut})
+	resp, _ = do(t, http.MethodPut, public, strings.NewReader("public now"), "Content-Type", "text/csv")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, body = do(t, http.MethodGet, fx.url(t, key), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "public now", string(body))
+
+	// The uploader can neither drop nor add the flag, nor use it elsewhere.
+	fx.put(t, key, []byte("private again"), &storage.PutOptions{Private: true})
+	for name, u := range map[string]string{
+		"X-Private dropped":      strings.Replace(private, "X-Private=1&", "", 1),
+		"X-Private added":        strings.Replace(public, "X-Signature=", "X-Private=1&X-Signature=", 1),
+		"X-Private=0":            setQuery(t, private, "X-Private", "0"),
+		"X-Private=true":         setQuery(t, private, "X-Private", "true"),
+		"X-Private twice":        strings.Replace(private, "X-Private=1&", "X-Private=1&X-Private=1&", 1),
+		"on another object":      strings.Replace(private, "attendees.csv", "other.csv", 1),
+		"with another signature": setQuery(t, private, "X-Signature", queryParam(t, public, "X-Signature")),
+	} {
+		resp, _ := do(t, http.MethodPut, u, strings.NewReader("forged"), "Content-Type", "text/csv")
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, name)
+	}
+	r, err := fx.l.Get(ctx, key)
+	require.NoError(t, err)
+	data, err := io.ReadAll(r)
+	require.NoError(t, r.Close())
+	require.NoError(t, err)
+	assert.Equal(t, "private again", string(data), "no forged upload was stored")
+	_, err = fx.l.Stat(ctx, "exports/other.csv")
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	// A GET URL ignores Private, and one that carries X-Private is refused.
+	get := fx.signed(t, key, &storage.SignOptions{Private: true})
+	assert.Empty(t, queryParam(t, get, "X-Private"))
+	resp, _ = do(t, http.MethodGet, strings.Replace(get, "X-Signature=", "X-Private=1&X-Signature=", 1), nil)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, _ = do(t, http.MethodGet, fx.url(t, key)+"?X-Private=1", nil)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "X-Private alone is a signature parameter without a signature")
+}
+
 func TestHandlerSignedPutInterrupted(t *testing.T) {
 	fx := signedFixture(t)
 	fx.put(t, "doc.txt", []byte("old content"), nil)

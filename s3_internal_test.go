@@ -91,8 +91,8 @@ func TestS3SignedURLAddressing(t *testing.T) {
 	} {
 		s, err := NewS3(ctx, S3Config{Bucket: tt.bucket, AccessKey: "AKIAEXAMPLE", SecretKey: "secret", Region: "eu-west-1", ACL: "public-read"})
 		require.NoError(t, err)
-		for _, method := range []string{http.MethodGet, http.MethodPut} {
-			signed, err := s.SignedURL(ctx, "a b.png", &SignOptions{Method: method})
+		for _, opts := range []SignOptions{{Method: http.MethodGet}, {Method: http.MethodPut}, {Method: http.MethodPut, Private: true}} {
+			signed, err := s.SignedURL(ctx, "a b.png", &opts)
 			require.NoError(t, err)
 			assert.True(t, strings.HasPrefix(signed, tt.wantPrefix), signed)
 			u, err := url.Parse(signed)

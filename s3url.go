@@ -37,7 +37,8 @@ func (s *S3) URL(key string) (string, error) {
 // otherwise the uploader sends any and S3 stores it. It signs no ACL, which
 // would be one more header for the uploader to repeat: objects uploaded
 // through it get the bucket's default access, so grant public reads with a
-// bucket policy. The first call may look up the bucket's region.
+// bucket policy; opts.Private, which asks for the same default, changes
+// nothing. The first call may look up the bucket's region.
 func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", wrapErr("sign", key, err)

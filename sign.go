@@ -17,6 +17,7 @@ import (
 // escaped key, so they never clash with it: a key's "?" is always escaped.
 const (
 	paramExpires   = "X-Expires"
+	paramPrivate   = "X-Private" // "1" on a PUT signed with SignOptions.Private
 	paramSignature = "X-Signature"
 )
 
@@ -27,10 +28,12 @@ const signVersion = "orga-storage/local-url/v1"
 // SignedURL returns URL(key) with an expiry and an HMAC-SHA256 signature
 // appended as the query parameters X-Expires (Unix seconds) and X-Signature
 // (unpadded base64url), which [Local.Handler] checks. The signature covers
-// the method, the key, the expiry and, for a PUT, opts.ContentType: a PUT
-// signed with a content type must send exactly that Content-Type header,
-// while one signed without may send any. A GET URL also serves HEAD.
-// opts.ContentType is ignored for a GET, as S3's SignedURL ignores it.
+// the method, the key, the expiry and, for a PUT, opts.ContentType and
+// opts.Private: a PUT signed with a content type must send exactly that
+// Content-Type header, while one signed without may send any; a PUT signed
+// with Private carries X-Private=1 and stores a private object. A GET URL
+// also serves HEAD. opts.ContentType and opts.Private are ignored for a
+// GET, as S3's SignedURL ignores them.
 //
 // The error wraps [ErrInvalidKey] for an invalid key, fs.ErrInvalid for an
 // unknown method, a negative expiry or one over 7 days, or a content type that
@@ -49,9 +52,9 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 	if err != nil {
 		return "", err
 	}
-	contentType := ""
+	contentType, private := "", false
 	if opts != nil && method == http.MethodPut {
-		contentType = opts.ContentType
+		contentType, private = opts.ContentType, opts.Private
 	}
 	// A newline in it would make the signed message ambiguous; S3 refuses
 	// such a header anyway.
@@ -68,19 +71,28 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 		exp++
 	}
 	expStr := strconv.FormatInt(exp, 10)
-	sig := base64.RawURLEncoding.EncodeToString(l.mac(method, key, expStr, contentType))
-	return joinURL(l.baseURL, key) + "?" + paramExpires + "=" + expStr + "&" + paramSignature + "=" + sig, nil
+	sig := base64.RawURLEncoding.EncodeToString(l.mac(method, key, expStr, contentType, private))
+	query := paramExpires + "=" + expStr
+	if private {
+		query += "&" + paramPrivate + "=1"
+	}
+	return joinURL(l.baseURL, key) + "?" + query + "&" + paramSignature + "=" + sig, nil
 }
 
 // mac computes the signature of a request. The fields are joined by
 // newlines, which none of them can contain: keys have no control characters,
 // content types are printable ASCII, the method is GET or PUT and the expiry
-// is digits. So no two different requests share a message.
-func (l *Local) mac(method, key, expires, contentType string) []byte {
+// is digits. A private PUT adds a field, so its message is one line longer
+// than any other; the messages of the others are as before X-Private, so
+// URLs signed then stay valid. No two different requests share a message.
+func (l *Local) mac(method, key, expires, contentType string, private bool) []byte {
 	h := hmac.New(sha256.New, l.signingKey)
 	for _, field := range [...]string{signVersion, method, key, expires, contentType} {
 		h.Write([]byte(field))
 		h.Write([]byte{'\n'})
+	}
+	if private {
+		h.Write([]byte("private\n"))
 	}
 	return h.Sum(nil)
 }
@@ -95,7 +107,13 @@ var (
 // hasSignature reports whether the query carries signature parameters at
 // all; a request that does must carry a valid signature.
 func hasSignature(q url.Values) bool {
-	return q.Has(paramSignature) || q.Has(paramExpires)
+	return q.Has(paramSignature) || q.Has(paramExpires) || q.Has(paramPrivate)
+}
+
+// signedPrivate reports whether q asks for a private object; the signature,
+// which checkSignature verifies, covers it.
+func signedPrivate(q url.Values) bool {
+	return q.Has(paramPrivate)
 }
 
 // checkSignature verifies that q signs method on key at now. For a PUT, the
@@ -108,6 +126,10 @@ func (l *Local) checkSignature(method, key, contentType string, q url.Values, no
 	}
 	exps, sigs := q[paramExpires], q[paramSignature]
 	if len(exps) != 1 || len(sigs) != 1 {
+		return errBadSignature
+	}
+	private := signedPrivate(q)
+	if private && (method != http.MethodPut || len(q[paramPrivate]) != 1 || q.Get(paramPrivate) != "1") {
 		return errBadSignature
 	}
 	expStr := exps[0]
@@ -123,8 +145,8 @@ func (l *Local) checkSignature(method, key, contentType string, q url.Values, no
 	}
 	// The MAC is checked before the expiry, so that a forged expiry reads as
 	// a forgery rather than as an old URL.
-	if !hmac.Equal(sig, l.mac(method, key, expStr, contentType)) &&
-		!(contentType != "" && hmac.Equal(sig, l.mac(method, key, expStr, ""))) {
+	if !hmac.Equal(sig, l.mac(method, key, expStr, contentType, private)) &&
+		!(contentType != "" && hmac.Equal(sig, l.mac(method, key, expStr, "", private))) {
 		return errBadSignature
 	}
 	exp, _ := strconv.ParseInt(expStr, 10, 64) // 18 digits cannot overflow

@@ -52,12 +52,14 @@ func TestLocalSignedURL(t *testing.T) {
 		{Expires: time.Hour, Method: http.MethodPut},
 		{Expires: time.Hour, Method: http.MethodPut, ContentType: "image/png"},
 		{Expires: time.Hour, Method: http.MethodPut, ContentType: "image/jpeg"},
+		{Expires: time.Hour, Method: http.MethodPut, ContentType: "image/jpeg", Private: true},
+		{Expires: time.Hour, Method: http.MethodPut, Private: true},
 	} {
 		u, err := l.SignedURL(ctx, "a.txt", opts)
 		require.NoError(t, err)
 		sigs[u[strings.Index(u, "X-Signature="):]] = true
 	}
-	assert.Len(t, sigs, 4)
+	assert.Len(t, sigs, 6)
 
 	// A content type only matters to a PUT, as on S3. Two calls may fall
 	// in different seconds, hence the retries.

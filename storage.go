@@ -106,6 +106,14 @@ type SignOptions struct {
 	// ContentType, for a PUT, is signed into the URL: the upload must then
 	// send exactly this Content-Type header, and the object gets it.
 	ContentType string
+
+	// Private, for a PUT, stores the upload as PutOptions.Private does. On
+	// Local it is signed into the URL, and the object is then served only
+	// through SignedURL; without it, the upload is public. On S3, where an
+	// upload through a signed URL sends no ACL and so gets the bucket's
+	// default access (private unless a bucket policy says otherwise), it
+	// changes nothing. A GET ignores it.
+	Private bool
 }
 
 // Reader streams an object's bytes; Info describes the whole object, even when
