@@ -102,13 +102,12 @@ func detectContentType(key, explicit string, r io.Reader) (string, io.Reader, er
 		return t, r, nil
 	}
 	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(r, head)
-	switch err {
-	case nil:
-	case io.EOF, io.ErrUnexpectedEOF:
-		r = eofReader{} // r is drained; reading it again may block (a pipe) or err
-	default:
+	n, ended, err := fill(r, head)
+	if err != nil {
 		return "", nil, err
+	}
+	if ended {
+		r = eofReader{} // r is drained; reading it again may block (a pipe) or err
 	}
 	head = head[:n]
 	if n == 0 {

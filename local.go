@@ -266,11 +266,11 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
-	contentType, r, err := detectContentType(key, opts.ContentType, r)
+	contentType, r, err := detectContentType(key, opts.ContentType, &bodyReader{ctx: ctx, r: r})
 	if err != nil {
 		return Info{}, err
 	}
-	return l.write(ctx, key, ctxReader{ctx, r}, localAttrs{
+	return l.write(ctx, key, r, localAttrs{
 		ContentType:        contentType,
 		ContentDisposition: opts.ContentDisposition,
 		CacheControl:       opts.CacheControl,
@@ -753,19 +753,6 @@ func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
 	return removed, wrapErr("cleanup", ".", err)
 }
 
-// ctxReader stops a copy once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // writerOnly hides (*os.File).ReadFrom, whose fallback would copy through a
 // fresh 32 KiB buffer instead of the pooled one.
 type writerOnly struct{ io.Writer }
@@ -786,6 +773,9 @@ func copyData(f *os.File, src io.Reader) (int64, error) {
 // plainErr drops the file name from a *fs.PathError: the name of a
 // temporary file, or of the root, says nothing useful about the object.
 func plainErr(err error) error {
+	if errors.As(err, new(*bodyError)) {
+		return err // the body's error, which names what the caller knows
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%s: %w", pe.Op, pe.Err)

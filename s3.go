@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,10 +114,11 @@ type S3 struct {
 
 // s3Clients are the SDK clients for the bucket's region.
 type s3Clients struct {
-	region   string
-	api      *s3.Client
-	presign  *s3.PresignClient
-	uploader *transfermanager.Client
+	region    string
+	api       *s3.Client
+	presign   *s3.PresignClient
+	uploader  *transfermanager.Client
+	unaborted *sync.Map // of uploader's uploadClient
 }
 
 var (
@@ -252,11 +254,13 @@ func (s *S3) newClient(region string) *s3.Client {
 
 func (s *S3) newClients(region string) *s3Clients {
 	api := s.newClient(region)
+	unaborted := new(sync.Map)
 	return &s3Clients{
-		region:  region,
-		api:     api,
-		presign: s3.NewPresignClient(api),
-		uploader: transfermanager.New(uploadClient{api}, func(o *transfermanager.Options) {
+		region:    region,
+		api:       api,
+		presign:   s3.NewPresignClient(api),
+		unaborted: unaborted,
+		uploader: transfermanager.New(uploadClient{api, unaborted}, func(o *transfermanager.Options) {
 			o.PartSizeBytes = s3PartSize
 			o.MultipartUploadThreshold = s3PartSize
 			o.Concurrency = s3Concurrency
@@ -355,7 +359,8 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 	if err != nil {
 		return Info{}, err
 	}
-	contentType, body, err := detectContentType(key, opts.ContentType, r)
+	read := &bodyReader{ctx: ctx, r: r}
+	contentType, body, err := detectContentType(key, opts.ContentType, read)
 	if err != nil {
 		return Info{}, err
 	}
@@ -372,14 +377,15 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 			copyBuffers.Put(buf)
 		}
 	}()
-	counted := &countingReader{ctx: ctx, r: body}
-	n, err := io.ReadFull(counted, *buf)
+	n, ended, err := fill(body, *buf)
+	if err != nil {
+		return Info{}, err
+	}
 	var (
 		etag   *string
 		result middleware.Metadata
 	)
-	switch err {
-	case io.EOF, io.ErrUnexpectedEOF:
+	if ended {
 		out, err := c.api.PutObject(ctx, &s3.PutObjectInput{
 			Bucket:             aws.String(s.bucket),
 			Key:                aws.String(key),
@@ -395,11 +401,11 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 			return Info{}, s.translate(ctx, err, "s3:PutObject")
 		}
 		etag, result = out.ETag, out.ResultMetadata
-	case nil:
+	} else {
 		out, err := c.uploader.UploadObject(ctx, &transfermanager.UploadObjectInput{
 			Bucket:             aws.String(s.bucket),
 			Key:                aws.String(key),
-			Body:               io.MultiReader(bytes.NewReader((*buf)[:n]), counted),
+			Body:               io.MultiReader(bytes.NewReader((*buf)[:n]), body),
 			ContentType:        aws.String(contentType),
 			ContentDisposition: optional(opts.ContentDisposition),
 			CacheControl:       optional(opts.CacheControl),
@@ -407,16 +413,14 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 			ACL:                tmtypes.ObjectCannedACL(s.objectACL(opts.Private)),
 		})
 		if err != nil {
-			return Info{}, s.translate(ctx, err, "s3:PutObject")
+			return Info{}, s.uploadFailed(ctx, c, err)
 		}
 		etag, result = out.ETag, out.ResultMetadata
-	default:
-		return Info{}, err
 	}
 	stored = true
 	return Info{
 		Key:                key,
-		Size:               counted.n,
+		Size:               read.n,
 		ContentType:        contentType,
 		ContentDisposition: opts.ContentDisposition,
 		CacheControl:       opts.CacheControl,
@@ -450,23 +454,6 @@ func modTimeAfterPut(md middleware.Metadata) time.Time {
 		}
 	}
 	return time.Now().UTC().Truncate(time.Second)
-}
-
-// countingReader counts the bytes of a Put and stops it when ctx is done,
-// even if r itself would keep producing.
-type countingReader struct {
-	ctx context.Context
-	r   io.Reader
-	n   int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func optional(s string) *string {

@@ -114,7 +114,7 @@ func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, inf
 	}
 	// uploadClient's CreateMultipartUpload and AbortMultipartUpload make
 	// sure that no upload outlives a failure, as for a Put.
-	up := uploadClient{c.api}
+	up := uploadClient{Client: c.api}
 	created, err := up.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		return Info{}, s.translate(ctx, err, "s3:PutObject")
@@ -134,9 +134,11 @@ func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, inf
 		// The caller's context may be the one that ended.
 		abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3AbortTimeout)
 		defer cancel()
-		up.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{
+		if _, abortErr := up.abort(abortCtx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(s.bucket), Key: aws.String(dst), UploadId: created.UploadId,
-		})
+		}); abortErr != nil {
+			return Info{}, s.leftOpen(err, aws.ToString(created.UploadId), abortErr)
+		}
 		return Info{}, err
 	}
 	info.Key = dst

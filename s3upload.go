@@ -3,10 +3,14 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -21,8 +25,15 @@ import (
 //     the SDK's few quick retries of AbortMultipartUpload would all fail.
 //
 // A process killed mid-upload still leaves one; a bucket lifecycle rule
-// (AbortIncompleteMultipartUpload) removes those, see the README.
-type uploadClient struct{ *s3.Client }
+// (AbortIncompleteMultipartUpload) removes those, see the README. So does an
+// abort that fails for good (access denied, or a server unreachable for
+// longer than s3AbortTimeout): the transfer manager drops that error, so
+// uploadClient keeps it in unaborted, under the upload's ID, for the Put
+// to report (see leftOpen).
+type uploadClient struct {
+	*s3.Client
+	unaborted *sync.Map // upload ID → error of its abort
+}
 
 // CreateMultipartUpload waits for the server's answer even after ctx is
 // done, in the background so that the Put still returns at once, and aborts
@@ -45,7 +56,7 @@ func (c uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMu
 		case <-ctx.Done():
 			if err == nil {
 				// Nobody will use this upload: the Put returned already.
-				c.AbortMultipartUpload(detached, &s3.AbortMultipartUploadInput{
+				c.abort(detached, &s3.AbortMultipartUploadInput{
 					Bucket: in.Bucket, Key: in.Key, UploadId: out.UploadId, ExpectedBucketOwner: in.ExpectedBucketOwner,
 				}, opts...)
 			}
@@ -59,10 +70,20 @@ func (c uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMu
 	}
 }
 
-// AbortMultipartUpload retries with backoff until the server confirms, the
-// upload is gone already, the server refuses for good, or ctx (the transfer
-// manager's FailTimeout) ends.
+// AbortMultipartUpload aborts as abort does, and keeps the error of an
+// abort that failed in unaborted.
 func (c uploadClient) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	out, err := c.abort(ctx, in, opts...)
+	if err != nil && c.unaborted != nil {
+		c.unaborted.Store(aws.ToString(in.UploadId), err)
+	}
+	return out, err
+}
+
+// abort retries with backoff until the server confirms, the upload is gone
+// already, the server refuses for good, or ctx (the transfer manager's
+// FailTimeout) ends.
+func (c uploadClient) abort(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	delay := 250 * time.Millisecond
 	for {
 		out, err := c.Client.AbortMultipartUpload(ctx, in, opts...)
@@ -94,4 +115,29 @@ func refusedForGood(err error) bool {
 	}
 	status := respErr.HTTPStatusCode()
 	return status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+}
+
+// leftOpen returns the error of a failed Put or Copy, err, translated
+// already, when its multipart upload uploadID could not be aborted: the
+// upload's parts stay stored, and billed, until removed.
+func (s *S3) leftOpen(err error, uploadID string, abortErr error) error {
+	return fmt.Errorf("%w; and its multipart upload %s is left open, its parts stored until removed (a lifecycle rule with AbortIncompleteMultipartUpload does that): %w",
+		err, uploadID, s.translate(context.Background(), abortErr, "s3:AbortMultipartUpload"))
+}
+
+// uploadFailed translates the error of a failed UploadObject, telling when
+// its multipart upload was left open.
+func (s *S3) uploadFailed(ctx context.Context, c *s3Clients, err error) error {
+	var upload transfermanager.MultipartUploadError
+	if errors.As(err, &upload) {
+		if abortErr, found := c.unaborted.LoadAndDelete(upload.UploadID()); found {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				// After a cancellation, the transfer manager reports
+				// the failed abort in its place, as text.
+				err = ctxErr
+			}
+			return s.leftOpen(s.translate(ctx, err, "s3:PutObject"), upload.UploadID(), abortErr.(error))
+		}
+	}
+	return s.translate(ctx, err, "s3:PutObject")
 }

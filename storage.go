@@ -562,3 +562,48 @@ func signExpiry(opts *SignOptions) (method string, expires time.Duration, err er
 
 // maxSignExpiry is the longest validity SigV4 allows, kept for every backend.
 const maxSignExpiry = 7 * 24 * time.Hour
+
+// bodyReader reads the body of a Put. It stops the Put once ctx is done,
+// even if the body would keep producing, counts the bytes, and labels the
+// body's own errors, which a caller must tell apart from the storage's.
+type bodyReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   int64
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		err = &bodyError{err}
+	}
+	return n, err
+}
+
+// bodyError is an error of the body a Put reads.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "reading the body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// fill reads from r until buf is full or r ends, as io.ReadFull does, but
+// takes only io.EOF for the end: a reader's own io.ErrUnexpectedEOF (a cut
+// download, a truncated gzip stream) is an error, or a Put would store the
+// part it got. ended reports that r returned io.EOF.
+func fill(r io.Reader, buf []byte) (n int, ended bool, err error) {
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		switch {
+		case err == io.EOF:
+			return n, true, nil
+		case err != nil:
+			return n, false, err
+		}
+	}
+	return n, false, nil
+}

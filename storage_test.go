@@ -1,10 +1,15 @@
 package storage_test
 
 import (
+	"context"
+	"errors"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/orga-server/storage"
 	"github.com/orga-server/storage/storagetest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,3 +35,30 @@ func TestLocalConformanceWithoutOpenat2(t *testing.T) {
 		return l
 	})
 }
+
+// TestPutNamesBodyErrors checks that an error of the body a Put reads says
+// so on both backends, at every size, so that a dropped client or a failed
+// download reads apart from a failure of the storage.
+func TestPutNamesBodyErrors(t *testing.T) {
+	backends := map[string]storage.Storage{"Local": newLocal(t)}
+	if testing.Short() {
+		t.Log("-short: Local only")
+	} else {
+		m := needMinIO(t)
+		backends["S3"] = emptyS3(t, m.config())
+	}
+	broken := errors.New("connection reset by peer")
+	for name, s := range backends {
+		for _, size := range []int{0, 100 << 10, 20 << 20} {
+			body := io.MultiReader(io.LimitReader(zeros{}, int64(size)), failing{broken})
+			_, err := s.Put(context.Background(), "events/1/logo.png", body, nil)
+			require.ErrorIs(t, err, broken, "%s, %d bytes", name, size)
+			assert.True(t, strings.HasPrefix(err.Error(), `storage: put "events/1/logo.png": `), "%s, %d bytes: %v", name, size, err)
+			assert.Contains(t, err.Error(), "reading the body: connection reset by peer", "%s, %d bytes", name, size)
+		}
+	}
+}
+
+type failing struct{ err error }
+
+func (f failing) Read([]byte) (int, error) { return 0, f.err }

@@ -706,12 +706,19 @@ var errBrokenUpload = errors.New("the upload broke")
 
 func testFailedPutKeepsOld(t *testing.T, s storage.Storage) {
 	put(t, s, "kept", []byte("old"), nil)
-	for _, size := range []int{10, 6 << 20} {
-		r := io.MultiReader(bytes.NewReader(payload(1, size)), failingReader{errBrokenUpload})
-		_, err := s.Put(context.Background(), "kept", r, nil)
-		assert.ErrorIs(t, err, errBrokenUpload, "the reader's error is returned")
-		_, err = s.Put(context.Background(), "fresh", io.MultiReader(bytes.NewReader(payload(1, size)), failingReader{errBrokenUpload}), nil)
-		assert.Error(t, err)
+	// io.ErrUnexpectedEOF is what a cut download or a truncated gzip
+	// stream returns: the body failed, it did not end. Sizes: within the
+	// 512 bytes sniffed for a content type, within one buffer, several.
+	for _, bodyErr := range []error{errBrokenUpload, io.ErrUnexpectedEOF} {
+		for _, size := range []int{10, 100 << 10, 6 << 20} {
+			for _, opts := range []*storage.PutOptions{nil, {ContentType: "text/plain"}} {
+				r := io.MultiReader(bytes.NewReader(payload(1, size)), failingReader{bodyErr})
+				_, err := s.Put(context.Background(), "kept", r, opts)
+				assert.ErrorIs(t, err, bodyErr, "%d bytes, then %v, %+v: the reader's error is returned", size, bodyErr, opts)
+				_, err = s.Put(context.Background(), "fresh", io.MultiReader(bytes.NewReader(payload(1, size)), failingReader{bodyErr}), opts)
+				assert.ErrorIs(t, err, bodyErr)
+			}
+		}
 	}
 	assert.Equal(t, []byte("old"), read(t, s, "kept"))
 	assert.Equal(t, []string{"kept"}, keys(t, s, "", nil), "a failed put leaves nothing")
