@@ -91,11 +91,19 @@ func FromEnv() (Storage, error) {
 		return nil, fmt.Errorf("storage: %s %s white space at the start or end (a line break copied from a secrets file?); remove it",
 			strings.Join(padded, " and "), agree(padded, "has", "have"))
 	}
+	// The backends are returned through a variable of the interface type
+	// only when there is no error: a nil *Local in a Storage is no nil
+	// Storage, and a caller checking st == nil would take it for a backend.
+	var st Storage
 	switch len(set) {
 	case 0:
-		return localFromEnv()
+		l, err := localFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		st = l
 	case 3:
-		return NewS3(context.Background(), S3Config{
+		s, err := NewS3(context.Background(), S3Config{
 			Bucket:    os.Getenv(envBucket),
 			AccessKey: os.Getenv(envKey),
 			SecretKey: os.Getenv(envSecret),
@@ -104,9 +112,15 @@ func FromEnv() (Storage, error) {
 			PublicURL: os.Getenv(envURL),
 			ACL:       os.Getenv(envACL),
 		})
+		if err != nil {
+			return nil, err
+		}
+		st = s
+	default:
+		return nil, fmt.Errorf("storage: S3 is half configured: %s %s set but %s %s not; set all three of %s, %s and %s to use S3, or none to store files on local disk",
+			strings.Join(set, " and "), agree(set, "is", "are"), strings.Join(missing, " and "), agree(missing, "is", "are"), envBucket, envKey, envSecret)
 	}
-	return nil, fmt.Errorf("storage: S3 is half configured: %s %s set but %s %s not; set all three of %s, %s and %s to use S3, or none to store files on local disk",
-		strings.Join(set, " and "), agree(set, "is", "are"), strings.Join(missing, " and "), agree(missing, "is", "are"), envBucket, envKey, envSecret)
+	return st, nil
 }
 
 // agree returns the verb form that agrees with the number of names.

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -138,4 +139,25 @@ func TestNewS3RefusesKeysWithSpaces(t *testing.T) {
 	}
 	_, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
 	require.NoError(t, err, "AWS's secret alphabet, / and + included")
+}
+
+// TestFromEnvErrorIsNilStorage checks that a failing FromEnv returns a nil
+// Storage, not a nil *Local or *S3 inside one, which st == nil misses and
+// a type switch takes for a backend.
+func TestFromEnvErrorIsNilStorage(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a.txt")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	for name, env := range map[string]map[string]string{
+		"STORAGE_DIR a file":        {"STORAGE_DIR": file},
+		"short STORAGE_SIGNING_KEY": {"STORAGE_DIR": t.TempDir(), "STORAGE_SIGNING_KEY": "short"},
+		"S3 endpoint not a URL":     {"BUCKET_NAME": "b", "AWS_KEY": "k", "AWS_SECRET": "s", "AWS_ENDPOINT_URL_S3": "ftp://x"},
+		"S3 half configured":        {"BUCKET_NAME": "b"},
+	} {
+		for _, v := range []string{"BUCKET_NAME", "AWS_KEY", "AWS_SECRET", "AWS_ENDPOINT_URL_S3", "STORAGE_DIR", "STORAGE_SIGNING_KEY"} {
+			t.Setenv(v, env[v])
+		}
+		st, err := storage.FromEnv()
+		require.Error(t, err, name)
+		assert.True(t, st == nil, "%s: FromEnv returned %#v with its error", name, st)
+	}
 }

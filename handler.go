@@ -42,7 +42,9 @@ import (
 //     unacceptable Content-Type 400. The handler sets no size limit: wrap it
 //     in [http.MaxBytesHandler] for one, and a larger upload gets 413;
 //   - 405 with an Allow header for any other method;
-//   - 500 only when the disk fails.
+//   - 403 for a file the server itself may not read (a permission
+//     problem of the directory's, for its operator to fix);
+//   - 500 when the disk fails or refuses a write (read-only, full).
 //
 // The objects come from users, so no response may make the site run them:
 // every response carries "X-Content-Type-Options: nosniff", and an object

@@ -27,7 +27,8 @@ import (
 type LocalOptions struct {
 	// BaseURL is what URL puts before the escaped key; "" means "/static/media/".
 	BaseURL string
-	// SigningKey is the secret that signs URLs; nil disables SignedURL.
+	// SigningKey is the secret that signs URLs, at least 32 random bytes;
+	// nil disables SignedURL.
 	// It is never printed: fmt, log/slog and encoding/json show
 	// "[redacted]" in its place.
 	SigningKey []byte
@@ -103,10 +104,14 @@ const tempMarker = `.put\`
 // missing. It fails when dir cannot be created or its filesystem does not
 // keep extended attributes. A dir this process may not write to (a read-only
 // mount, say) is accepted: reads work, and writes fail with the filesystem's
-// error, such as [fs.ErrPermission] or EROFS.
+// error, such as [fs.ErrPermission] or EROFS. A SigningKey shorter than 32
+// bytes is refused with an error wrapping [fs.ErrInvalid].
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
+	}
+	if n := len(opts.SigningKey); n > 0 && n < minSigningKeyLen {
+		return nil, fmt.Errorf("storage: local signing key: %w: %d bytes long; use at least %d random bytes", fs.ErrInvalid, n, minSigningKeyLen)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)

@@ -14,7 +14,7 @@ type S3Config struct {
 	Bucket    string
 	AccessKey string
 	SecretKey string // never printed: String, GoString, %v, %+v and slog all redact it
-	Region    string // "" = detected once with GetBucketLocation, else us-east-1
+	Region    string // "" = detected on first use with GetBucketLocation (an empty answer means us-east-1)
 	Endpoint  string // "" = AWS; set for MinIO and other S3-compatible servers (path-style)
 	PublicURL string // "" = derived (see URLs); set for a CDN or custom domain
 	ACL       string // "" sends none; e.g. "public-read"

@@ -10,8 +10,10 @@ import (
 )
 
 // URL returns the object's public URL: PublicURL followed by the key when
-// set; otherwise the bucket's URL on the custom endpoint or on AWS (see
-// s3BaseURL). It does no I/O: on AWS, until the region is known (from
+// set; otherwise the bucket's URL on the custom endpoint (path-style) or on
+// AWS (https://BUCKET.s3.amazonaws.com/KEY in us-east-1, the region's host
+// elsewhere, path-style for bucket names that are no host name, such as
+// dotted ones; see the README's URL forms). It does no I/O: on AWS, until the region is known (from
 // Region, or found by the first request), the URL takes us-east-1's form,
 // which AWS reroutes only for buckets in regions opened before 2019 and
 // whose names have no dots. Set Region (AWS_REGION) for URLs that have

@@ -106,6 +106,10 @@ func TestLocalSignedURLErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), `storage: sign "a.txt"`)
 	}
 
+	_, err = storage.NewLocal(t.TempDir(), &storage.LocalOptions{SigningKey: []byte("31-bytes-are-one-byte-too-short")})
+	require.ErrorIs(t, err, fs.ErrInvalid, "a short key is refused, not weakly used")
+	assert.NotContains(t, err.Error(), "31-bytes")
+
 	_, err = nokey.SignedURL(ctx, "a.txt", nil)
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
 	assert.Contains(t, err.Error(), `storage: sign "a.txt"`)

@@ -89,8 +89,9 @@ type PutOptions struct {
 	Metadata map[string]string
 
 	// Private keeps the object from being served by its plain URL. Local's
-	// Handler then serves it only through a SignedURL; S3 sends the "private"
-	// canned ACL instead of S3Config.ACL (a bucket policy may still make the
+	// Handler then serves it only through a SignedURL; S3, when S3Config.ACL
+	// is set, sends the "private" canned ACL in its place (with none set,
+	// objects get the bucket's default; a bucket policy may still make the
 	// object public).
 	Private bool
 }
