@@ -291,8 +291,14 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	// Every os.Root call walks its path one folder at a time, so the folder
 	// is opened once, and the temporary file, the rename and the sync are
 	// done relative to it rather than each walking the key again.
-	folder, f, tmp, err := l.createTemp(dir)
+	if err := checkNameLengths(key); err != nil {
+		return Info{}, err // before the body is read, not at the rename
+	}
+	folder, f, tmp, err := l.createTemp(ctx, dir)
 	if err != nil {
+		// Folders made for this object would be left empty, and an empty
+		// folder "a" keeps the key "a" from being stored.
+		l.prune(dir)
 		return Info{}, err
 	}
 	defer folder.Close()
@@ -331,10 +337,16 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	}
 	// f stays open, and so locked, until the rename: Cleanup takes an
 	// unlocked temporary file for a dead Put's and removes it.
-	if err := folder.Rename(tmp, name); err != nil {
-		if st, serr := folder.Lstat(name); serr == nil && st.IsDir() {
+	err = folder.Rename(tmp, name)
+	if st, serr := folder.Lstat(name); err != nil && serr == nil && st.IsDir() {
+		// An empty folder, which a crash can leave behind, gives way to
+		// the object; Remove takes no folder that holds anything.
+		if folder.Remove(name) != nil {
 			return Info{}, fmt.Errorf("%w: on local disk %q is a folder holding other objects", fs.ErrExist, key)
 		}
+		err = folder.Rename(tmp, name)
+	}
+	if err != nil {
 		return Info{}, plainErr(err)
 	}
 	committed = true
@@ -349,7 +361,7 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 // createTemp opens the folder dir, creating it if needed, and creates a
 // temporary file in it, locked so that Cleanup can tell a live Put's file
 // from a dead one's. The caller closes the folder.
-func (l *Local) createTemp(dir string) (folder *os.Root, f *os.File, name string, err error) {
+func (l *Local) createTemp(ctx context.Context, dir string) (folder *os.Root, f *os.File, name string, err error) {
 	for attempt := 0; ; attempt++ {
 		folder, err = l.root.OpenRoot(dir)
 		if err == nil && l.makingFolders.Load() > 0 {
@@ -367,9 +379,13 @@ func (l *Local) createTemp(dir string) (folder *os.Root, f *os.File, name string
 			}
 			folder.Close()
 		}
-		// A concurrent Delete may prune the folder between MkdirAll and
-		// creating the file; try again a few times before giving up.
-		if !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+		// A concurrent Delete may prune the folder between making it and
+		// creating the file: make it again, for as long as the caller
+		// waits (and a bound, should Deletes never pause).
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, "", ctxErr
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt == maxFolderAttempts {
 			if l.notFolder(dir) {
 				return nil, nil, "", fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
 			}
@@ -415,31 +431,55 @@ func createTempIn(folder *os.Root) (*os.File, string, error) {
 	}
 }
 
-// mkdirAll creates dir and syncs the folders whose entries it added, so that
-// a new object's path survives a crash as the object does.
+// maxFolderAttempts bounds the times a Put makes its folders again after a
+// concurrent Delete pruned them.
+const maxFolderAttempts = 100
+
+// mkdirAll creates dir one folder at a time, and syncs the folder holding
+// each folder it makes, so that a new object's path survives a crash as the
+// object does. Whether it made a folder is what Mkdir says, not what an
+// earlier look said: a Delete may prune one meanwhile. When one prunes the
+// folder above the next, it starts again from the top.
 func (l *Local) mkdirAll(dir string) error {
 	l.makingFolders.Add(1)
 	defer l.makingFolders.Add(-1)
-	var created []string
-	for d := dir; d != "."; d = path.Dir(d) {
-		if _, err := l.root.Lstat(d); err == nil {
-			break
-		}
-		created = append(created, d)
-	}
-	if err := l.root.MkdirAll(dir, 0o755); err != nil {
-		if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+	segments := strings.Split(dir, "/")
+	for attempt, i := 0, 0; i < len(segments); i++ {
+		d := strings.Join(segments[:i+1], "/")
+		err := l.root.Mkdir(d, 0o755)
+		switch {
+		case err == nil:
+			if err := l.syncFolder(l.root, path.Dir(d), path.Dir(d)); err != nil {
+				return plainErr(err)
+			}
+		case errors.Is(err, fs.ErrExist):
+			// Made already, or an object: the next level, or the
+			// caller's OpenRoot, tells which.
+		case errors.Is(err, fs.ErrNotExist) && i > 0 && attempt < maxFolderAttempts:
+			attempt++
+			i = -1 // pruned above: from the top again
+		case errors.Is(err, syscall.ENOTDIR):
 			return fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
-		}
-		return plainErr(err)
-	}
-	for _, d := range created {
-		if err := l.syncFolder(l.root, path.Dir(d), path.Dir(d)); err != nil {
+		default:
 			return plainErr(err)
 		}
 	}
 	return nil
 }
+
+// checkNameLengths refuses a key with a segment longer than a file name may
+// be on Linux filesystems (NAME_MAX): ValidateKey allows it, as S3 does.
+func checkNameLengths(key string) error {
+	for seg := range strings.SplitSeq(key, "/") {
+		if len(seg) > maxNameLen {
+			return fmt.Errorf("a key segment of %d bytes: on local disk a file or folder name holds at most %d: %w", len(seg), maxNameLen, syscall.ENAMETOOLONG)
+		}
+	}
+	return nil
+}
+
+// maxNameLen is NAME_MAX of ext4, XFS, Btrfs and tmpfs.
+const maxNameLen = 255
 
 // syncAncestors syncs the folders that hold dir and each folder above it.
 func (l *Local) syncAncestors(dir string) error {
@@ -734,7 +774,10 @@ func (l *Local) URL(key string) (string, error) {
 func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
 	err = fs.WalkDir(l.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if noSuchPath(err) {
+				return nil // a folder a Delete pruned meanwhile
+			}
+			return plainErr(err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -784,6 +827,10 @@ func plainErr(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s: %w", le.Op, le.Err)
 	}
 	return err
 }

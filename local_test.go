@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -13,8 +14,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/orga-server/storage"
 	"github.com/stretchr/testify/assert"
@@ -605,3 +609,103 @@ func TestLocalPutIntoAFolderBeingMade(t *testing.T) {
 	require.True(t, started)
 	assert.Subset(t, second, []string{".", "events", "events/42"}, "the second Put synced the path to its object")
 }
+
+// TestLocalPutBesideDeletes runs Puts and Deletes of different keys in one
+// folder, whose Deletes prune the folders the Puts are making: no Put may
+// fail for it.
+func TestLocalPutBesideDeletes(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(2 * time.Second)
+	for g := range 4 {
+		wg.Go(func() {
+			key := fmt.Sprintf("deep/a/b/c/k%d", g)
+			for time.Now().Before(deadline) {
+				if _, err := l.Put(ctx, key, strings.NewReader("x"), nil); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				assert.NoError(t, l.Delete(ctx, key))
+			}
+		})
+	}
+	// Cleanup walks the folders as they come and go, and may not fail.
+	for time.Now().Before(deadline) {
+		_, err := l.Cleanup(ctx)
+		require.NoError(t, err)
+	}
+	wg.Wait()
+	assert.Zero(t, failed.Load(), "first error: %v", firstErr.Load())
+}
+
+// TestLocalFailedPutLeavesNoFolders fails a Put after it made its folder
+// (no inode left for its temporary file): the folder must go, or the key of
+// its name could not be stored.
+func TestLocalFailedPutLeavesNoFolders(t *testing.T) {
+	if asRootInUserNamespace(t) {
+		return
+	}
+	dir := mountForTest(t, "tmpfs", "size=4m,nr_inodes=16")
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	var fill []string
+	for i := 0; ; i++ {
+		p := filepath.Join(dir, fmt.Sprint("fill", i))
+		if os.WriteFile(p, nil, 0o644) != nil {
+			break
+		}
+		fill = append(fill, p)
+	}
+	require.NoError(t, os.Remove(fill[len(fill)-1])) // one inode left: for the folder
+	_, err = l.Put(context.Background(), "events/logo.png", strings.NewReader("x"), nil)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.NoDirExists(t, filepath.Join(dir, "events"))
+	require.NoError(t, os.Remove(fill[0]))
+	_, err = l.Put(context.Background(), "events", strings.NewReader("x"), nil)
+	assert.NoError(t, err)
+}
+
+// TestLocalPutOverEmptyFolder stores an object where a crash, or another
+// tool, left an empty folder of its name; a folder holding anything stays.
+func TestLocalPutOverEmptyFolder(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	require.NoError(t, os.MkdirAll(filepath.Join(l.Dir(), "events", "42"), 0o755))
+	_, err := l.Put(ctx, "events/42", strings.NewReader("logo"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "logo", readObject(t, l, "events/42"))
+
+	_, err = l.Put(ctx, "talks/7/slides.pdf", strings.NewReader("pdf"), nil)
+	require.NoError(t, err)
+	_, err = l.Put(ctx, "talks/7", strings.NewReader("x"), nil)
+	require.ErrorIs(t, err, fs.ErrExist)
+	assert.Equal(t, "pdf", readObject(t, l, "talks/7/slides.pdf"))
+}
+
+// TestLocalLongNameFailsBeforeReading refuses a key segment longer than a
+// file name may be before reading the body, without naming the temporary
+// file.
+func TestLocalLongNameFailsBeforeReading(t *testing.T) {
+	l := newLocal(t)
+	for _, key := range []string{"events/1/" + strings.Repeat("n", 256) + ".png", strings.Repeat("d", 256) + "/logo.png"} {
+		require.NoError(t, storage.ValidateKey(key), "S3 takes it")
+		read := false
+		body := readerFunc(func(p []byte) (int, error) { read = true; return 0, io.EOF })
+		_, err := l.Put(context.Background(), key, body, nil)
+		require.ErrorIs(t, err, syscall.ENAMETOOLONG)
+		assert.False(t, read, "the body was read")
+		assert.NotContains(t, err.Error(), `.put\`)
+		assert.Contains(t, err.Error(), "at most 255")
+	}
+	_, err := l.Put(context.Background(), strings.Repeat("n", 255), strings.NewReader("x"), nil)
+	assert.NoError(t, err, "255 bytes fit")
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
