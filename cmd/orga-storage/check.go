@@ -49,17 +49,20 @@ fail the check.`)
 
 	r := &report{w: a.stdout}
 	st, err := describeBackend(r)
-	switch st := st.(type) {
-	case *storage.Local:
-		checkLocal(ctx, r, st)
-	case *storage.S3:
-		checkS3(ctx, r, st, *publicPrefix)
-	default:
-		if err == nil {
-			err = fmt.Errorf("unknown backend %T", st)
-		}
+	// FromEnv returns a typed nil with its error, which a type switch would
+	// take for a backend.
+	if err != nil {
 		detail, fix := configProblem(err)
 		r.fail("configuration", detail, fix)
+	} else {
+		switch st := st.(type) {
+		case *storage.Local:
+			checkLocal(ctx, r, st)
+		case *storage.S3:
+			checkS3(ctx, r, st, *publicPrefix)
+		default:
+			r.fail("configuration", fmt.Sprintf("unknown backend %T", st), "")
+		}
 	}
 
 	fmt.Fprintln(r.w)
@@ -120,6 +123,9 @@ func configProblem(err error) (detail, fix string) {
 		// The message ends with the fix; it is printed as such.
 		detail, _, _ = strings.Cut(msg, "; set all three")
 		return detail, "set all three of BUCKET_NAME, AWS_KEY and AWS_SECRET to use S3, or unset all three to use the local disk"
+	case strings.Contains(msg, "white space at the start or end"):
+		detail, _, _ = strings.Cut(msg, "; remove it")
+		return detail, "remove the white space from the variable named"
 	case strings.Contains(msg, "extended attributes"):
 		return msg, "set STORAGE_DIR to a directory on a filesystem with user extended attributes (ext4, XFS, Btrfs, ZFS, tmpfs on Linux 6.6 or later)"
 	case strings.Contains(msg, "local directory"):

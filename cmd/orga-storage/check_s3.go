@@ -66,7 +66,11 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		return
 	case locErr == nil || (regionKnown && listErr == nil):
 		r.pass("bucket", fmt.Sprintf("bucket %q exists at %s", cfg.Bucket, where))
-	case isDenied(locErr) && (!regionKnown || isDenied(listErr)):
+	case isDenied(locErr) && !regionKnown:
+		// Nothing says the user may not list the bucket: the region step
+		// below names what is missing.
+		r.skip("bucket", "cannot be found without its region: GetBucketLocation is denied and AWS_REGION is unset")
+	case isDenied(locErr) && isDenied(listErr):
 		r.fail("bucket", fmt.Sprintf("the user may neither list bucket %q nor read its location", cfg.Bucket),
 			fmt.Sprintf("check that BUCKET_NAME is the bucket the user's policy names, and attach the policy of the S3 setup to the user: s3:ListBucket and s3:GetBucketLocation on %s, \"Action\": \"*\" on %s/*", bucketARN, bucketARN))
 		skipRest("region", "needs access to the bucket")
@@ -91,7 +95,7 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		r.pass("region", region+" (from AWS_REGION; matches the bucket's location)")
 	case locErr == nil:
 		r.pass("region", region+" (detected with GetBucketLocation)")
-	case listErr == nil:
+	case regionKnown && listErr == nil:
 		r.pass("region", cfg.Region+" (from AWS_REGION; the bucket answers requests signed for it)")
 	case isWrongRegion(listErr):
 		regionOK = false

@@ -78,10 +78,18 @@ type app struct {
 	// progress tells whether transfers may draw a progress bar: only when
 	// stderr is a terminal.
 	progress bool
+	// fileRead, when a test sets it, runs after every read of a FILE that
+	// put uploads: no other way lets a test change the file between two of
+	// its reads at will.
+	fileRead func()
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks the command to stop cleanly, which it cannot
+	// while blocked reading a pipe or a terminal; a second one then kills
+	// it, as usual.
+	context.AfterFunc(ctx, stop)
 	a := &app{
 		stdin:    os.Stdin,
 		stdout:   os.Stdout,

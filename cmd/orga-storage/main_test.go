@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,11 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/orga-server/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -235,6 +238,91 @@ func TestLargeTransferIsQuietWithoutTerminal(t *testing.T) {
 	assert.True(t, bytes.Equal(data, got))
 }
 
+// TestPutFileChanged checks that a FILE changed while put reads it is not
+// stored. Put runs in this process, where app.fileRead changes FILE
+// after its first read: a separate process offers no such moment to wait for.
+func TestPutFileChanged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "media")
+	for _, v := range storage.Env() {
+		t.Setenv(v.Name, "")
+	}
+	t.Setenv("STORAGE_DIR", dir)
+	env := cleanEnv("STORAGE_DIR=" + dir)
+
+	file := filepath.Join(t.TempDir(), "data.bin")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // more than one read
+	rewrite := func(t *testing.T) {
+		f, err := os.OpenFile(file, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteAt([]byte("ABCDEF"), 0)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	for _, tt := range []struct {
+		name   string
+		change func(t *testing.T, before os.FileInfo)
+	}{
+		{"appended", func(t *testing.T, _ os.FileInfo) {
+			f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+			require.NoError(t, err)
+			_, err = f.Write([]byte("more"))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}},
+		{"truncated", func(t *testing.T, _ os.FileInfo) {
+			require.NoError(t, os.Truncate(file, int64(len(data)/2)))
+		}},
+		{"rewritten", func(t *testing.T, _ os.FileInfo) { rewrite(t) }},
+		{"rewritten, modification time set back", func(t *testing.T, before os.FileInfo) {
+			// Only the change time tells, once the coarse clock that
+			// sets it has moved on since before.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				rewrite(t)
+				require.NoError(t, os.Chtimes(file, time.Time{}, before.ModTime()))
+				after, err := os.Stat(file)
+				require.NoError(t, err)
+				require.True(t, after.ModTime().Equal(before.ModTime()))
+				if !sameChangeTime(after, before) {
+					return
+				}
+			}
+			t.Fatal("the change time stays the same")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.Contains(tt.name, "set back") && runtime.GOOS != "linux" {
+				t.Skip("the change time is read only on Linux")
+			}
+			ok(t, env, "old\n", "put", "-", "k.bin")
+			require.NoError(t, os.WriteFile(file, data, 0o644))
+			// An hour ago, so that a write, whatever the clock's
+			// granularity, gives another modification time.
+			hourAgo := time.Now().Add(-time.Hour)
+			require.NoError(t, os.Chtimes(file, hourAgo, hourAgo))
+			before, err := os.Stat(file)
+			require.NoError(t, err)
+			reads := 0
+			var stdout, stderr bytes.Buffer
+			a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, fileRead: func() {
+				if reads++; reads == 1 {
+					tt.change(t, before)
+				}
+			}}
+			code := a.main(context.Background(), []string{"put", file, "k.bin"})
+			require.Greater(t, reads, 1, "FILE was read in one go")
+			assert.Equal(t, 1, code, "stderr: %s", stderr.String())
+			assert.Empty(t, stdout.String())
+			assert.Regexp(t, `^orga-storage put: put "k\.bin": (.*: )?`+regexp.QuoteMeta(file)+` changed while it was read; nothing was stored\n$`, stderr.String())
+			assert.Equal(t, "old\n", ok(t, env, "", "get", "k.bin"), "the old object is kept")
+		})
+	}
+
+	// Unchanged, it is stored as ever.
+	require.NoError(t, os.WriteFile(file, data, 0o644))
+	ok(t, env, "", "put", file, "k.bin")
+	assert.Equal(t, string(data), ok(t, env, "", "get", "k.bin"))
+}
+
 // mode returns the permission bits of the file name.
 func mode(t *testing.T, name string) os.FileMode {
 	t.Helper()
@@ -334,6 +422,60 @@ func TestGetIntoFIFO(t *testing.T) {
 	}
 }
 
+// TestGetSyncs checks with strace, where it can trace, that get syncs FILE
+// before renaming it into place, and its directory after: nothing else
+// tells, short of crashing the machine.
+func TestGetSyncs(t *testing.T) {
+	strace := needStrace(t)
+	env := localEnv(t)
+	ok(t, env, "new\n", "put", "-", "a.txt")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	require.NoError(t, os.WriteFile(out, []byte("old"), 0o644))
+	trace := filepath.Join(t.TempDir(), "trace")
+	cmd := exec.Command(strace, "-f", "-o", trace, "-e", "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
+		binary, "get", "a.txt", out)
+	cmd.Env = env
+	output, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", output)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "new\n", string(got))
+	b, err := os.ReadFile(trace)
+	require.NoError(t, err)
+	calls := string(b)
+
+	// opened finds the opening of a file in calls, returning its descriptor
+	// and what follows.
+	opened := func(file, calls string) (fd, rest string) {
+		t.Helper()
+		m := regexp.MustCompile(`openat\(AT_FDCWD, "` + file + `", .*\) = (\d+)\n`).FindStringSubmatchIndex(calls)
+		require.NotNil(t, m, "opening %s:\n%s", file, calls)
+		return calls[m[2]:m[3]], calls[m[1]:]
+	}
+	fd, calls := opened(regexp.QuoteMeta(dir)+`/\.out\.txt\.\w+\.part`, calls)
+	rename := regexp.MustCompile(`rename\w*\(.*\.part", .*"` + regexp.QuoteMeta(out) + `".*\) = 0\n`).FindStringIndex(calls)
+	require.NotNil(t, rename, "the rename:\n%s", calls)
+	assert.Regexp(t, `f(data)?sync\(`+fd+`\)`, calls[:rename[0]], "the file is synced before the rename")
+	fd, calls = opened(regexp.QuoteMeta(dir), calls[rename[1]:])
+	assert.Regexp(t, `fsync\(`+fd+`\)`, calls, "the directory is synced after the rename")
+}
+
+func TestGetErrorNamesFile(t *testing.T) {
+	env := localEnv(t)
+	ok(t, env, "x", "put", "-", "a.txt")
+	line := failsWith(t, 1, env, "get", "a.txt", "nodir/out")
+	assert.Equal(t, "orga-storage get: create nodir/out: no such file or directory", line)
+}
+
+func TestRemoveChecksEveryKeyFirst(t *testing.T) {
+	env := localEnv(t)
+	ok(t, env, "x", "put", "-", "x/a")
+	line := failsWith(t, 1, env, "rm", "x/a", "x//b")
+	assert.Equal(t, `orga-storage rm: key "x//b": invalid key: has an empty segment (//)`, line)
+	assert.Contains(t, ok(t, env, "", "ls", "-r"), "x/a", "nothing removed")
+}
+
 func TestGetToStdoutByName(t *testing.T) {
 	if _, err := os.Stat("/proc/self/fd/1"); err != nil {
 		t.Skip("no /proc/self/fd:", err)
@@ -368,6 +510,46 @@ func TestGetToStdoutByName(t *testing.T) {
 	assert.Equal(t, "/proc/self/fd/1", dest)
 }
 
+// TestSecondSignalKills checks that a put blocked reading its input, which
+// the first SIGTERM cannot stop, ends at the second.
+func TestSecondSignalKills(t *testing.T) {
+	env := localEnv(t)
+	cmd := exec.Command(binary, "put", "-", "k.txt")
+	cmd.Env = env
+	cmd.Dir = t.TempDir()
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		<-done
+	})
+
+	// Once more than a pipe holds has been written, the command has read
+	// from stdin, so it is in Put and handles signals itself: a SIGTERM
+	// before that would kill it at once, and prove nothing.
+	_, err = stdin.Write(make([]byte, 1<<20))
+	require.NoError(t, err)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	// Time to take the first signal in, lest both arrive as one.
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		require.Error(t, err)
+		assert.Equal(t, "signal: terminated", err.Error(), "stderr: %s", stderr.String())
+	case <-time.After(5 * time.Second):
+		t.Fatal("put did not end at the second SIGTERM")
+	}
+	assert.Empty(t, ok(t, env, "", "ls", "-r"), "nothing stored")
+}
+
 func TestSignExpiresTooLong(t *testing.T) {
 	env := localEnv(t, "STORAGE_SIGNING_KEY=0123456789abcdef0123456789abcdef")
 	ok(t, env, "x", "put", "-", "a.txt")
@@ -393,6 +575,8 @@ func TestSign(t *testing.T) {
 	assert.NotEqual(t, get, put)
 	assert.Regexp(t, `^/static/media/a\.txt\?`, put)
 	ok(t, env, "", "sign", "--expires", "7d", "a.txt")
+	private := ok(t, env, "", "sign", "a.txt", "--put", "--private")
+	assert.Regexp(t, `^/static/media/a\.txt\?X-Expires=\d+&X-Private=1&X-Signature=[\w-]+\n$`, private)
 
 	line := failsWith(t, 1, localEnv(t), "sign", "a.txt")
 	assert.Contains(t, line, "STORAGE_SIGNING_KEY")
@@ -400,6 +584,7 @@ func TestSign(t *testing.T) {
 	assert.Contains(t, line, "STORAGE_SIGNING_KEY is 5 bytes long")
 	failsWith(t, 2, env, "sign", "--expires", "soon", "a.txt")
 	failsWith(t, 2, env, "sign", "--content-type", "text/plain", "a.txt")
+	failsWith(t, 2, env, "sign", "--private", "a.txt")
 }
 
 func TestCheckLocal(t *testing.T) {
@@ -451,6 +636,43 @@ func TestHalfConfigured(t *testing.T) {
 	assert.Regexp(t, `(?m)^FAIL  configuration: S3 is half configured: BUCKET_NAME and AWS_SECRET are set but AWS_KEY is not\n      fix: set all three`, r.stdout)
 	assert.NotContains(t, r.stdout+r.stderr, "do-not-print-me")
 	assert.Equal(t, "orga-storage check: 1 required check failed; see the FAIL lines above\n", r.stderr)
+}
+
+// TestCheckBrokenConfig covers configurations FromEnv refuses, which it does
+// without I/O: check reports them as one FAIL line with its fix, nothing else.
+func TestCheckBrokenConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	s3 := []string{"BUCKET_NAME=b", "AWS_KEY=k", "AWS_SECRET=do-not-print-me"}
+	for _, tt := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"STORAGE_DIR is a file", cleanEnv("STORAGE_DIR=" + file),
+			"FAIL  configuration: local directory: mkdir " + file + ": not a directory\n" +
+				"      fix: set STORAGE_DIR to a directory this user can create and write\n"},
+		{"short signing key", cleanEnv("STORAGE_DIR="+t.TempDir(), "STORAGE_SIGNING_KEY=short"),
+			"FAIL  configuration: STORAGE_SIGNING_KEY is 5 bytes long; use at least 32 random bytes, e.g. from `openssl rand -hex 32`\n"},
+		{"bad S3 endpoint", cleanEnv(append(s3, "AWS_ENDPOINT_URL_S3=ftp://x")...),
+			"FAIL  configuration: S3 configuration: invalid argument: endpoint \"ftp://x\" is not an http or https URL\n" +
+				"      fix: correct the variable the message names (see the variables read, above)\n"},
+		{"secret with a line break", cleanEnv("BUCKET_NAME=b", "AWS_KEY=k", "AWS_SECRET=do-not-print-me\n"),
+			"FAIL  configuration: AWS_SECRET has white space at the start or end (a line break copied from a secrets file?)\n" +
+				"      fix: remove the white space from the variable named\n"},
+		{"bucket and key with spaces", cleanEnv("BUCKET_NAME= b", "AWS_KEY=k ", "AWS_SECRET=do-not-print-me"),
+			"FAIL  configuration: BUCKET_NAME and AWS_KEY have white space at the start or end (a line break copied from a secrets file?)\n" +
+				"      fix: remove the white space from the variable named\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, tt.env, "", "check")
+			require.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			assert.Equal(t, "orga-storage check: 1 required check failed; see the FAIL lines above\n", r.stderr)
+			_, steps, _ := strings.Cut(r.stdout, "\n\n")
+			assert.Equal(t, tt.want+"\n1 required check failed.\n", steps, "the configuration step and nothing else")
+			assert.NotContains(t, r.stdout, "do-not-print-me")
+		})
+	}
 }
 
 func TestErrors(t *testing.T) {
@@ -606,4 +828,35 @@ func TestHumanSize(t *testing.T) {
 	} {
 		assert.Equal(t, want, humanSize(n), "%d", n)
 	}
+}
+
+// needStrace returns the path of a strace that can trace here. In CI
+// (CI=true), as root, it installs Debian's strace package when it is
+// missing, and fails the test when it cannot trace; elsewhere it skips.
+func needStrace(t *testing.T) string {
+	t.Helper()
+	inCI := os.Getenv("CI") == "true"
+	strace, err := exec.LookPath("strace")
+	if err != nil && inCI && os.Geteuid() == 0 {
+		t.Log("installing Debian's strace package")
+		for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "strace"}} {
+			if out, err := exec.Command("apt-get", args...).CombinedOutput(); err != nil {
+				t.Fatalf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		strace, err = exec.LookPath("strace")
+	}
+	if err == nil {
+		var out []byte
+		if out, err = exec.Command(strace, "-o", os.DevNull, "true").CombinedOutput(); err != nil {
+			err = fmt.Errorf("strace cannot trace here: %w: %s", err, out)
+		}
+	}
+	if err != nil {
+		if inCI {
+			t.Fatalf("%v (CI=true: the test must run)", err)
+		}
+		t.Skipf("%v (apt-get install strace)", err)
+	}
+	return strace
 }

@@ -27,9 +27,10 @@ type minio struct {
 	bucket       string // private; the users below are restricted to it
 	publicBucket string // readable by anyone
 	// user has exactly the policy of the S3 setup guide; noPut lacks
-	// s3:PutObject.
-	userKey, userSecret   string
-	noPutKey, noPutSecret string
+	// s3:PutObject, noLocation s3:GetBucketLocation.
+	userKey, userSecret             string
+	noPutKey, noPutSecret           string
+	noLocationKey, noLocationSecret string
 }
 
 // setupMinIO returns the server that scripts/minio started, with this
@@ -114,6 +115,24 @@ func setupMinIO(t *testing.T) *minio {
         }
     ]
 }`,
+		// The same without s3:GetBucketLocation. MinIO lets "Action": "*"
+		// on BUCKET/* answer GetBucketLocation too, so the object actions
+		// are listed.
+		"cli-noloc-" + id: `{
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": "arn:aws:s3:::BUCKET"
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            "Resource": "arn:aws:s3:::BUCKET/*"
+        }
+    ]
+}`,
 	}
 	for name, doc := range policies {
 		file := filepath.Join(dir, name+".json")
@@ -124,6 +143,8 @@ func setupMinIO(t *testing.T) *minio {
 	m.noPutKey, m.noPutSecret = "cli-noput-"+id, randomHex(20)
 	run(m.endpoint, "user", m.userKey, m.userSecret, "cli-iam-"+id)
 	run(m.endpoint, "user", m.noPutKey, m.noPutSecret, "cli-noput-"+id)
+	m.noLocationKey, m.noLocationSecret = "cli-noloc-"+id, randomHex(20)
+	run(m.endpoint, "user", m.noLocationKey, m.noLocationSecret, "cli-noloc-"+id)
 	return m
 }
 
@@ -203,6 +224,40 @@ func TestMinIO(t *testing.T) {
 			`      fix: add s3:PutObject on arn:aws:s3:::`+m.bucket+`/\* to the user's policy`, out)
 		assert.Regexp(t, `(?m)^SKIP  s3:GetObject: `, out)
 		assert.Regexp(t, `(?m)^SKIP  s3:DeleteObject: `, out)
+		requireNoProbes(t, root)
+	})
+
+	t.Run("check/without s3:GetBucketLocation", func(t *testing.T) {
+		bucketARN := "arn:aws:s3:::" + m.bucket
+		r := run(t, m.env(m.endpoint, m.bucket, m.noLocationKey, m.noLocationSecret), "", "check")
+		out := r.stdout
+		require.Equal(t, 1, r.code, out)
+		assert.Equal(t, "orga-storage check: 2 required checks failed; see the FAIL lines above\n", r.stderr)
+		_, steps, _ := strings.Cut(out, "\n\n")
+		assert.Regexp(t, `^PASS  credentials: .*\n`+
+			`SKIP  bucket: cannot be found without its region: GetBucketLocation is denied and AWS_REGION is unset\n`+
+			`FAIL  region: unknown: AWS_REGION is unset and GetBucketLocation is denied\n`+
+			`      fix: add s3:GetBucketLocation on `+regexp.QuoteMeta(bucketARN)+` to the user's policy, or set AWS_REGION to the bucket's region\n`+
+			`SKIP  s3:ListBucket: needs the region\n`+
+			`FAIL  s3:GetBucketLocation: .*access denied.*\n`+
+			`      fix: add s3:GetBucketLocation on `+regexp.QuoteMeta(bucketARN)+` to the user's policy \(or set AWS_REGION to the bucket's region\)\n`+
+			`SKIP  s3:PutObject: needs the region\n`+
+			`SKIP  s3:GetObject: needs the region\n`+
+			`SKIP  s3:DeleteObject: needs the region\n`+
+			`SKIP  public URL: .*\n`+
+			`SKIP  ACLs: .*\n`+
+			`\n2 required checks failed\.\n$`, steps)
+
+		// With the region set, GetBucketLocation is not needed.
+		r = run(t, m.env(m.endpoint, m.bucket, m.noLocationKey, m.noLocationSecret, "AWS_REGION=us-east-1"), "", "check")
+		out = r.stdout
+		require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", out, r.stderr)
+		for _, step := range []string{"credentials", "bucket", "region", "s3:ListBucket", "s3:PutObject", "s3:GetObject", "s3:DeleteObject"} {
+			assert.Regexp(t, `(?m)^PASS  `+step+`: `, out)
+		}
+		assert.Contains(t, out, "PASS  region: us-east-1 (from AWS_REGION; the bucket answers requests signed for it)")
+		assert.Regexp(t, `(?m)^INFO  s3:GetBucketLocation: .*access denied.* \(informational: not needed while AWS_REGION is set`, out)
+		assert.NotContains(t, out, "FAIL")
 		requireNoProbes(t, root)
 	})
 

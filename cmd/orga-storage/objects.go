@@ -137,6 +137,15 @@ refused.`)
 	case len(pos) == 0:
 		return usagef("want at least one KEY")
 	}
+	if !*recursive {
+		// Every key before the first removal: a bad one further on must
+		// not leave the removal half done.
+		for _, key := range pos {
+			if err := storage.ValidateKey(key); err != nil {
+				return fmt.Errorf("key %q: %w", key, err)
+			}
+		}
+	}
 	st, err := storage.FromEnv()
 	if err != nil {
 		return err
@@ -232,6 +241,7 @@ its Handler ("serve").`)
 	put := flags.Bool("put", false, "sign an upload (PUT) instead of a download (GET)")
 	expires := flags.String("expires", "15m", "how long the URL is valid: a `duration` such as 30m, 1h or 7d (at most 7d)")
 	contentType := flags.String("content-type", "", "with --put: the Content-Type `type` the upload must send (signed into the URL where the backend can)")
+	private := flags.Bool("private", false, "with --put: store the upload as a private object, as put --private does (on S3 an upload gets the bucket's default access either way)")
 	pos, err := parseN(flags, args, 1, 1, "one KEY")
 	if err != nil {
 		return err
@@ -248,11 +258,14 @@ its Handler ("serve").`)
 	if *contentType != "" && !*put {
 		return usagef("--content-type needs --put")
 	}
+	if *private && !*put {
+		return usagef("--private needs --put; a GET URL reads a private object as any other")
+	}
 	st, err := storage.FromEnv()
 	if err != nil {
 		return err
 	}
-	opts := &storage.SignOptions{Method: http.MethodGet, Expires: d, ContentType: *contentType}
+	opts := &storage.SignOptions{Method: http.MethodGet, Expires: d, ContentType: *contentType, Private: *private}
 	if *put {
 		opts.Method = http.MethodPut
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/orga-server/storage"
@@ -22,7 +23,8 @@ func runPut(ctx context.Context, a *app, args []string) error {
 	flags := a.newFlags("put", `
 Put uploads FILE, or stdin when FILE is "-", under KEY, replacing any object
 there, and prints the object's URL. Readers see the old object or the new one
-whole, never a part.
+whole, never a part. A FILE that changes while it is read is not stored: put
+fails and leaves any object under KEY as it was.
 
 Without --content-type, the type comes from KEY's extension, else it is
 sniffed from the first bytes.`)
@@ -69,10 +71,19 @@ sniffed from the first bytes.`)
 			return err
 		}
 		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			return fmt.Errorf("%s is a directory", file)
+		fi, err := f.Stat()
+		if err != nil {
+			return err
 		}
-		src, size = f, regularSize(f)
+		switch {
+		case fi.IsDir():
+			return fmt.Errorf("%s is a directory", file)
+		case fi.Mode().IsRegular():
+			src, size = &unchangingFile{f: f, name: file, before: fi, afterRead: a.fileRead}, fi.Size()
+		default:
+			// A FIFO or a device has no version to keep to.
+			src = f
+		}
 	}
 	body, done := a.meter(src, size, "put "+key)
 	_, err = st.Put(ctx, key, body, &opts)
@@ -86,6 +97,38 @@ sniffed from the first bytes.`)
 	}
 	fmt.Fprintln(a.stdout, u)
 	return nil
+}
+
+// unchangingFile reads a regular file and fails at its end if the file was
+// changed meanwhile, say by a program still writing it: what was read may
+// then mix versions, and the object would pass for the file.
+type unchangingFile struct {
+	f      *os.File
+	name   string
+	before fs.FileInfo // taken before the first read
+
+	afterRead func() // app.fileRead
+}
+
+func (u *unchangingFile) Read(p []byte) (int, error) {
+	n, err := u.f.Read(p)
+	if u.afterRead != nil {
+		u.afterRead()
+	}
+	if err != io.EOF {
+		return n, err
+	}
+	after, err := u.f.Stat()
+	if err != nil {
+		return n, err
+	}
+	// The size tells a truncated or growing file; the times, a file
+	// rewritten in place. The change time also tells one whose
+	// modification time was set back, as by "touch -d" or rsync.
+	if after.Size() != u.before.Size() || !after.ModTime().Equal(u.before.ModTime()) || !sameChangeTime(after, u.before) {
+		return n, fmt.Errorf("%s changed while it was read; nothing was stored", u.name)
+	}
+	return n, io.EOF
 }
 
 // regularSize returns the size of f if it is a regular file, else -1 (a
@@ -102,10 +145,10 @@ func runGet(ctx context.Context, a *app, args []string) error {
 	flags := a.newFlags("get", `
 Get downloads the object KEY to FILE, or to stdout when FILE is "-" or
 missing. When FILE is a directory, the object goes into it under the last
-segment of KEY. FILE is replaced only once the whole object has arrived,
-and keeps its permissions. A symbolic link FILE stays one: the file it
-points to gets the object. A FIFO or a device, such as /dev/null, is written
-to.`)
+segment of KEY. FILE is replaced only once the whole object has arrived and
+is on disk, and keeps its permissions. A symbolic link FILE stays one: the
+file it points to gets the object. A FIFO or a device, such as /dev/null, is
+written to.`)
 	pos, st, err := parseAndOpen(flags, args, 1, 2, "KEY and an optional FILE")
 	if err != nil {
 		return err
@@ -184,6 +227,11 @@ func writeFile(ctx context.Context, name string, r io.Reader) error {
 
 	f, err := createBeside(target, perm)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// The temporary file's name would mean nothing to the user.
+			return &fs.PathError{Op: "create", Path: name, Err: pe.Err}
+		}
 		return err
 	}
 	tmp := f.Name()
@@ -194,6 +242,11 @@ func writeFile(ctx context.Context, name string, r io.Reader) error {
 	if err == nil {
 		_, err = io.Copy(f, r)
 	}
+	if err == nil {
+		// Else a crash soon after the rename may leave FILE empty, the
+		// old content gone and the new one never written.
+		err = f.Sync()
+	}
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
 	}
@@ -202,6 +255,41 @@ func writeFile(ctx context.Context, name string, r io.Reader) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return namedErr(err, tmp, name)
+	}
+	// The rename is durable once the directory is synced. FILE is whole in
+	// place already, so a failure is reported but undoes nothing.
+	return syncDir(filepath.Dir(target))
+}
+
+// syncDir syncs the directory dir, so that the entries renamed into it
+// survive a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) {
+		// Some filesystems, CIFS and FUSE ones among them, do not sync
+		// directories, and say so with EINVAL.
+		return nil
+	}
+	return err
+}
+
+// namedErr returns err naming the file name where it names tmp, the
+// temporary file standing for name, whose name would mean nothing to the
+// user.
+func namedErr(err error, tmp, name string) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe) && pe.Path == tmp:
+		return &fs.PathError{Op: pe.Op, Path: name, Err: pe.Err}
+	case errors.As(err, &le) && le.Old == tmp:
+		return &fs.PathError{Op: le.Op, Path: name, Err: le.Err}
 	}
 	return err
 }
