@@ -392,13 +392,10 @@ func TestLocalFullDisk(t *testing.T) {
 	if asRootInUserNamespace(t) {
 		return
 	}
-	dir := mountForTest(t, "tmpfs", "size=1m")
-	l, err := storage.NewLocal(dir, nil)
-	require.NoError(t, err)
-	defer l.Close()
+	l, dir := localOnTmpfs(t, "size=1m")
 	ctx := context.Background()
 	old := bytes.Repeat([]byte("o"), 300<<10)
-	_, err = l.Put(ctx, "exports/big.csv", bytes.NewReader(old), nil)
+	_, err := l.Put(ctx, "exports/big.csv", bytes.NewReader(old), nil)
 	require.NoError(t, err)
 
 	_, err = l.Put(ctx, "exports/big.csv", bytes.NewReader(bytes.Repeat([]byte("n"), 2<<20)), nil)
@@ -539,6 +536,18 @@ func TestLocalRefusesFilesystemWithoutAttributes(t *testing.T) {
 	assert.ErrorContains(t, err, "does not keep extended attributes", "read-only")
 }
 
+// localOnTmpfs returns a Local on a new tmpfs mounted with options, and the
+// tmpfs's folder, for the test's duration. It needs root: see
+// asRootInUserNamespace.
+func localOnTmpfs(t *testing.T, options string) (*storage.Local, string) {
+	t.Helper()
+	dir := mountForTest(t, "tmpfs", options)
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() }) // before the unmount, registered earlier
+	return l, dir
+}
+
 // mountForTest mounts a new filesystem of type fstype on a temporary folder
 // for the test's duration. It needs root: see asRootInUserNamespace.
 func mountForTest(t *testing.T, fstype, options string) string {
@@ -649,10 +658,7 @@ func TestLocalFailedPutLeavesNoFolders(t *testing.T) {
 	if asRootInUserNamespace(t) {
 		return
 	}
-	dir := mountForTest(t, "tmpfs", "size=4m,nr_inodes=16")
-	l, err := storage.NewLocal(dir, nil)
-	require.NoError(t, err)
-	defer l.Close()
+	l, dir := localOnTmpfs(t, "size=4m,nr_inodes=16")
 	var fill []string
 	for i := 0; ; i++ {
 		p := filepath.Join(dir, fmt.Sprint("fill", i))
@@ -662,7 +668,7 @@ func TestLocalFailedPutLeavesNoFolders(t *testing.T) {
 		fill = append(fill, p)
 	}
 	require.NoError(t, os.Remove(fill[len(fill)-1])) // one inode left: for the folder
-	_, err = l.Put(context.Background(), "events/logo.png", strings.NewReader("x"), nil)
+	_, err := l.Put(context.Background(), "events/logo.png", strings.NewReader("x"), nil)
 	require.ErrorIs(t, err, syscall.ENOSPC)
 	assert.NoDirExists(t, filepath.Join(dir, "events"))
 	require.NoError(t, os.Remove(fill[0]))
