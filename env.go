@@ -131,10 +131,6 @@ func agree(names []string, one, many string) string {
 	return many
 }
 
-// minSigningKeyLen is the shortest STORAGE_SIGNING_KEY accepted: 32 bytes
-// match HMAC-SHA256's strength.
-const minSigningKeyLen = 32
-
 func localFromEnv() (*Local, error) {
 	opts := &LocalOptions{BaseURL: os.Getenv(envURL)}
 	if key := os.Getenv(envSigningKey); key != "" {

@@ -21,6 +21,11 @@ const (
 	paramSignature = "X-Signature"
 )
 
+// minSigningKeyLen is the shortest signing key accepted, from
+// LocalOptions or STORAGE_SIGNING_KEY: 32 bytes match HMAC-SHA256's
+// strength.
+const minSigningKeyLen = 32
+
 // signVersion starts every signed message, so that a MAC made by this
 // format can never be taken for one made by another use of the same key.
 const signVersion = "orga-storage/local-url/v1"

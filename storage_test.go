@@ -26,16 +26,6 @@ func TestLocalConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return newLocal(t) })
 }
 
-// TestLocalConformanceWithoutOpenat2 runs the suite on the os.Root path that
-// kernels before Linux 5.6 (and other systems) take.
-func TestLocalConformanceWithoutOpenat2(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Storage {
-		l := newLocal(t)
-		storage.WithoutOpenat2(l)
-		return l
-	})
-}
-
 // TestPutNamesBodyErrors checks that an error of the body a Put reads says
 // so on both backends, at every size, so that a dropped client or a failed
 // download reads apart from a failure of the storage.

@@ -339,32 +339,6 @@ func noLeftovers(t *testing.T, dir string) {
 	assert.Empty(t, leftovers, "no temporary files left")
 }
 
-// TestGetHonorsUmask must not run in parallel: the umask belongs to the
-// whole test process, whose children inherit it.
-func TestGetHonorsUmask(t *testing.T) {
-	env := localEnv(t)
-	ok(t, env, "secret\n", "put", "-", "private.txt")
-	dir := t.TempDir()
-	old := syscall.Umask(0o077)
-	t.Cleanup(func() { syscall.Umask(old) })
-
-	out := filepath.Join(dir, "new.txt")
-	ok(t, env, "", "get", "private.txt", out)
-	assert.Equal(t, os.FileMode(0o600), mode(t, out), "a new file gets 0666 less the umask")
-
-	// The umask is for new files: a replaced file keeps what it had, bits
-	// the umask would take included.
-	shared := filepath.Join(dir, "shared.txt")
-	require.NoError(t, os.WriteFile(shared, []byte("old"), 0o600))
-	require.NoError(t, os.Chmod(shared, 0o640))
-	ok(t, env, "", "get", "private.txt", shared)
-	got, err := os.ReadFile(shared)
-	require.NoError(t, err)
-	assert.Equal(t, "secret\n", string(got))
-	assert.Equal(t, os.FileMode(0o640), mode(t, shared))
-	noLeftovers(t, dir)
-}
-
 func TestGetThroughSymlink(t *testing.T) {
 	env := localEnv(t)
 	ok(t, env, "new\n", "put", "-", "a.txt")
@@ -396,30 +370,6 @@ func TestGetThroughSymlink(t *testing.T) {
 	got, err = os.ReadFile(filepath.Join(dir, "real", "b.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, "new\n", string(got))
-}
-
-func TestGetIntoFIFO(t *testing.T) {
-	env := localEnv(t)
-	ok(t, env, "through the pipe\n", "put", "-", "a.txt")
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
-	read := make(chan string, 1)
-	go func() {
-		// Blocks until the download opens the FIFO for writing.
-		b, _ := os.ReadFile(fifo)
-		read <- string(b)
-	}()
-
-	ok(t, env, "", "get", "a.txt", fifo)
-	fi, err := os.Lstat(fifo)
-	require.NoError(t, err)
-	require.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "the FIFO is still one")
-	select {
-	case got := <-read:
-		assert.Equal(t, "through the pipe\n", got)
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing came through the FIFO")
-	}
 }
 
 // TestGetSyncs checks with strace, where it can trace, that get syncs FILE
@@ -508,46 +458,6 @@ func TestGetToStdoutByName(t *testing.T) {
 	dest, err := os.Readlink(stdout)
 	require.NoError(t, err)
 	assert.Equal(t, "/proc/self/fd/1", dest)
-}
-
-// TestSecondSignalKills checks that a put blocked reading its input, which
-// the first SIGTERM cannot stop, ends at the second.
-func TestSecondSignalKills(t *testing.T) {
-	env := localEnv(t)
-	cmd := exec.Command(binary, "put", "-", "k.txt")
-	cmd.Env = env
-	cmd.Dir = t.TempDir()
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		<-done
-	})
-
-	// Once more than a pipe holds has been written, the command has read
-	// from stdin, so it is in Put and handles signals itself: a SIGTERM
-	// before that would kill it at once, and prove nothing.
-	_, err = stdin.Write(make([]byte, 1<<20))
-	require.NoError(t, err)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	// Time to take the first signal in, lest both arrive as one.
-	time.Sleep(200 * time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-done:
-		done <- err // for the cleanup
-		require.Error(t, err)
-		assert.Equal(t, "signal: terminated", err.Error(), "stderr: %s", stderr.String())
-	case <-time.After(5 * time.Second):
-		t.Fatal("put did not end at the second SIGTERM")
-	}
-	assert.Empty(t, ok(t, env, "", "ls", "-r"), "nothing stored")
 }
 
 func TestSignExpiresTooLong(t *testing.T) {

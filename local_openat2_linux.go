@@ -11,62 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errNoAttr reports a file without the attribute asked for.
-var errNoAttr = unix.ENODATA
-
-func setAttr(f *os.File, name string, value []byte) error {
-	return unix.Fsetxattr(int(f.Fd()), name, value, 0)
-}
-
-func getAttr(fd int, name string) ([]byte, error) {
-	buf := make([]byte, 512)
-	for {
-		n, err := unix.Fgetxattr(fd, name, buf)
-		switch {
-		case err == nil:
-			return buf[:n], nil
-		case errors.Is(err, unix.ERANGE):
-			size, err := unix.Fgetxattr(fd, name, nil)
-			if err != nil {
-				return nil, err
-			}
-			buf = make([]byte, size)
-		default:
-			return nil, err
-		}
-	}
-}
-
-// attrsReadable reports whether f's filesystem keeps extended attributes,
-// without writing one: asking for a missing attribute is answered ENODATA
-// where attributes are kept, and ENOTSUP where they are not.
-func attrsReadable(f *os.File) error {
-	_, err := unix.Fgetxattr(int(f.Fd()), attrName, nil)
-	if err == nil || errors.Is(err, unix.ENODATA) {
-		return nil
-	}
-	return err
-}
-
-// lockFile takes an exclusive advisory lock on f, waiting for it when wait is
-// set. The kernel drops the lock when the process dies, however it dies.
-func lockFile(f *os.File, wait bool) error {
-	how := unix.LOCK_EX
-	if !wait {
-		how |= unix.LOCK_NB
-	}
-	return unix.Flock(int(f.Fd()), how)
-}
-
-// unlinked reports whether no name leads to f any more.
-func unlinked(f *os.File) (bool, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return false, err
-	}
-	return st.Nlink == 0, nil
-}
-
 // beneath opens files below the Local's directory in one system call each:
 // openat2 with RESOLVE_BENEATH makes the kernel refuse any path, symbolic
 // links included, that would lead out of the directory, which os.Root checks

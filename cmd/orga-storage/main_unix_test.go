@@ -1,0 +1,64 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGetHonorsUmask must not run in parallel: the umask belongs to the
+// whole test process, whose children inherit it.
+func TestGetHonorsUmask(t *testing.T) {
+	env := localEnv(t)
+	ok(t, env, "secret\n", "put", "-", "private.txt")
+	dir := t.TempDir()
+	old := syscall.Umask(0o077)
+	t.Cleanup(func() { syscall.Umask(old) })
+
+	out := filepath.Join(dir, "new.txt")
+	ok(t, env, "", "get", "private.txt", out)
+	assert.Equal(t, os.FileMode(0o600), mode(t, out), "a new file gets 0666 less the umask")
+
+	// The umask is for new files: a replaced file keeps what it had, bits
+	// the umask would take included.
+	shared := filepath.Join(dir, "shared.txt")
+	require.NoError(t, os.WriteFile(shared, []byte("old"), 0o600))
+	require.NoError(t, os.Chmod(shared, 0o640))
+	ok(t, env, "", "get", "private.txt", shared)
+	got, err := os.ReadFile(shared)
+	require.NoError(t, err)
+	assert.Equal(t, "secret\n", string(got))
+	assert.Equal(t, os.FileMode(0o640), mode(t, shared))
+	noLeftovers(t, dir)
+}
+
+func TestGetIntoFIFO(t *testing.T) {
+	env := localEnv(t)
+	ok(t, env, "through the pipe\n", "put", "-", "a.txt")
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	read := make(chan string, 1)
+	go func() {
+		// Blocks until the download opens the FIFO for writing.
+		b, _ := os.ReadFile(fifo)
+		read <- string(b)
+	}()
+
+	ok(t, env, "", "get", "a.txt", fifo)
+	fi, err := os.Lstat(fifo)
+	require.NoError(t, err)
+	require.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "the FIFO is still one")
+	select {
+	case got := <-read:
+		assert.Equal(t, "through the pipe\n", got)
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing came through the FIFO")
+	}
+}

@@ -1,0 +1,40 @@
+package storage
+
+import (
+	"context"
+	"io/fs"
+	"strings"
+)
+
+// Cleanup removes the temporary files that processes killed in the middle
+// of a Put left behind, and returns how many it removed. A temporary file
+// that a running Put still writes is locked, and left alone.
+func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
+	err = fs.WalkDir(l.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if noSuchPath(err) {
+				return nil // a folder a Delete pruned meanwhile
+			}
+			return plainErr(err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tempMarker) {
+			return nil
+		}
+		f, err := l.root.Open(name)
+		if err != nil {
+			return nil // gone already
+		}
+		defer f.Close()
+		if lockFile(f, false) != nil {
+			return nil // a live Put holds it
+		}
+		if l.root.Remove(name) == nil {
+			removed++
+		}
+		return nil
+	})
+	return removed, wrapErr("cleanup", ".", err)
+}
