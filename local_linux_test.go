@@ -34,6 +34,14 @@ func TestLocalConformanceWithoutOpenat2(t *testing.T) {
 	})
 }
 
+// TestLocalPutBesideDeletesWithoutOpenat2 runs TestLocalPutBesideDeletes
+// with Stat and List on the os.Root path.
+func TestLocalPutBesideDeletesWithoutOpenat2(t *testing.T) {
+	l := newLocal(t)
+	storage.WithoutOpenat2(l)
+	testPutBesideDeletes(t, l)
+}
+
 // TestLocalNeverLeavesItsRootWithoutOpenat2 checks the os.Root path that
 // kernels before Linux 5.6 take.
 func TestLocalNeverLeavesItsRootWithoutOpenat2(t *testing.T) {

@@ -383,12 +383,19 @@ func TestLocalPutIntoAFolderBeingMade(t *testing.T) {
 
 // TestLocalPutBesideDeletes runs Puts and Deletes of different keys in one
 // folder, whose Deletes prune the folders the Puts are making: no Put may
-// fail for it.
+// fail for it, and what a Put stored is there to Stat until its own Delete.
 func TestLocalPutBesideDeletes(t *testing.T) {
-	l := newLocal(t)
+	testPutBesideDeletes(t, newLocal(t))
+}
+
+func testPutBesideDeletes(t *testing.T, l *storage.Local) {
 	ctx := context.Background()
 	var failed atomic.Int64
 	var firstErr atomic.Value
+	fail := func(err error) {
+		failed.Add(1)
+		firstErr.CompareAndSwap(nil, err.Error())
+	}
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(2 * time.Second)
 	for g := range 4 {
@@ -396,18 +403,23 @@ func TestLocalPutBesideDeletes(t *testing.T) {
 			key := fmt.Sprintf("deep/a/b/c/k%d", g)
 			for time.Now().Before(deadline) {
 				if _, err := l.Put(ctx, key, strings.NewReader("x"), nil); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					fail(err)
 					continue
+				}
+				if _, err := l.Stat(ctx, key); err != nil {
+					fail(err)
 				}
 				assert.NoError(t, l.Delete(ctx, key))
 			}
 		})
 	}
-	// Cleanup walks the folders as they come and go, and may not fail.
+	// Cleanup and List walk the folders as they come and go, and may not fail.
 	for time.Now().Before(deadline) {
 		_, err := l.Cleanup(ctx)
 		require.NoError(t, err)
+		for _, err := range l.List(ctx, "deep/", nil) {
+			require.NoError(t, err)
+		}
 	}
 	wg.Wait()
 	assert.Zero(t, failed.Load(), "first error: %v", firstErr.Load())

@@ -147,11 +147,14 @@ func (l *Local) createTemp(ctx context.Context, dir string) (folder *os.Root, f 
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, "", ctxErr
 		}
-		if !errors.Is(err, fs.ErrNotExist) || attempt == maxFolderAttempts {
+		if !errors.Is(err, fs.ErrNotExist) {
 			if l.notFolder(dir) {
 				return nil, nil, "", fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
 			}
 			return nil, nil, "", plainErr(err)
+		}
+		if attempt == maxFolderAttempts {
+			return nil, nil, "", errPruned(dir)
 		}
 		if err := l.mkdirAll(dir); err != nil {
 			return nil, nil, "", err
@@ -197,11 +200,19 @@ func createTempIn(folder *os.Root) (*os.File, string, error) {
 // concurrent Delete pruned them.
 const maxFolderAttempts = 100
 
+// errPruned reports a Put that gave up making the folder dir, which
+// concurrent Deletes kept pruning. It does not match [fs.ErrNotExist]: that
+// is for missing objects, and nothing is missing.
+func errPruned(dir string) error {
+	return fmt.Errorf("folder %q was removed by concurrent deletes %d times while being made; try again", dir, maxFolderAttempts)
+}
+
 // mkdirAll creates dir one folder at a time, and syncs the folder holding
 // each folder it makes, so that a new object's path survives a crash as the
 // object does. Whether it made a folder is what Mkdir says, not what an
 // earlier look said: a Delete may prune one meanwhile. When one prunes the
-// folder above the next, it starts again from the top.
+// folder above the next, or the folder just made and the one holding it
+// before that is synced, it starts again from the top.
 func (l *Local) mkdirAll(dir string) error {
 	l.makingFolders.Add(1)
 	defer l.makingFolders.Add(-1)
@@ -209,16 +220,25 @@ func (l *Local) mkdirAll(dir string) error {
 	for attempt, i := 0, 0; i < len(segments); i++ {
 		d := strings.Join(segments[:i+1], "/")
 		err := l.root.Mkdir(d, 0o755)
-		switch {
-		case err == nil:
-			if err := l.syncFolder(l.root, path.Dir(d), path.Dir(d)); err != nil {
+		if err == nil {
+			// A folder just made is empty, so a Delete pruning its own
+			// key's folders may remove it, and the one above, at once.
+			err = l.syncFolder(l.root, path.Dir(d), path.Dir(d))
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, fs.ErrNotExist) || i == 0 {
 				return plainErr(err)
 			}
+		}
+		switch {
 		case errors.Is(err, fs.ErrExist):
 			// Made already, or an object: the next level, or the
 			// caller's OpenRoot, tells which.
-		case errors.Is(err, fs.ErrNotExist) && i > 0 && attempt < maxFolderAttempts:
-			attempt++
+		case errors.Is(err, fs.ErrNotExist) && i > 0:
+			if attempt++; attempt > maxFolderAttempts {
+				return errPruned(dir)
+			}
 			i = -1 // pruned above: from the top again
 		case errors.Is(err, syscall.ENOTDIR):
 			return fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
