@@ -340,7 +340,7 @@ func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 	}
 	defer f.Close()
 	// Unwrapped, the *os.File lets the kernel copy (copy_file_range, reflinks).
-	out, err := l.write(ctx, dst, f, attrs)
+	out, err := l.write(ctx, dst, f, attrs, nil)
 	return out, wrapErr("copy", dst, err)
 }
 

@@ -464,3 +464,23 @@ func TestLocalLongNameFailsBeforeReading(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func TestLocalETagIsContentMD5(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	// "hello" has a known MD5; the sniffed type and the copy keep it.
+	for _, key := range []string{"a/hello.txt", "a/hello"} {
+		info, err := l.Put(ctx, key, strings.NewReader("hello"), nil)
+		require.NoError(t, err)
+		assert.Equal(t, `"5d41402abc4b2a76b9719d911017c592"`, info.ETag, key)
+		stat, err := l.Stat(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, info.ETag, stat.ETag, key)
+	}
+	copied, err := l.Copy(ctx, "b/copy", "a/hello")
+	require.NoError(t, err)
+	assert.Equal(t, `"5d41402abc4b2a76b9719d911017c592"`, copied.ETag)
+	empty, err := l.Put(ctx, "a/empty", strings.NewReader(""), nil)
+	require.NoError(t, err)
+	assert.Equal(t, `"d41d8cd98f00b204e9800998ecf8427e"`, empty.ETag)
+}

@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"cmp"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,10 @@ import (
 
 // attrName is the extended attribute that holds an object's attributes.
 const attrName = "user.orga-storage"
+
+// attrMD5 starts an attribute holding an MD5 ETag in binary (see encode).
+// JSON cannot start with it.
+const attrMD5 = 0x01
 
 // probeAttrs fails early, at startup, on a filesystem that would make every
 // Put fail.
@@ -80,12 +86,22 @@ type legacyAttrs struct {
 // enough for ext4 to keep it inside the inode (about 60 bytes), which spares
 // every Put the write of a separate metadata block: the content type is left
 // out when key's extension implies it, and the ETag is kept without quotes.
+//
+// An ETag that is an MD5, as every Put makes, is kept as its 16 bytes after
+// a leading attrMD5 byte, ahead of the JSON: as 32 hex digits inside it, it
+// would push a sniffed type such as "text/plain; charset=utf-8" out of the
+// inode.
 func (a localAttrs) encode(key string) []byte {
 	if a.ContentType == impliedType(key) {
 		a.ContentType = ""
 	}
 	a.ETag = strings.Trim(a.ETag, `"`)
 	var b bytes.Buffer
+	if sum, err := hex.DecodeString(a.ETag); err == nil && len(sum) == md5.Size {
+		b.WriteByte(attrMD5)
+		b.Write(sum)
+		a.ETag = ""
+	}
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // "<" as \u003c would take six bytes of the block
 	enc.Encode(a)            // strings, a bool and a map of strings cannot fail
@@ -94,6 +110,10 @@ func (a localAttrs) encode(key string) []byte {
 
 // decode reverses encode, and reads the format of earlier builds too.
 func (a *localAttrs) decode(raw []byte, key string) error {
+	var sum []byte
+	if len(raw) > md5.Size && raw[0] == attrMD5 {
+		sum, raw = raw[1:1+md5.Size], raw[1+md5.Size:]
+	}
 	if bytes.HasPrefix(raw, []byte(`{"type":`)) {
 		var old legacyAttrs
 		if err := json.Unmarshal(raw, &old); err != nil {
@@ -104,6 +124,9 @@ func (a *localAttrs) decode(raw []byte, key string) error {
 		return err
 	}
 	a.ContentType = cmp.Or(a.ContentType, impliedType(key))
+	if sum != nil {
+		a.ETag = hex.EncodeToString(sum)
+	}
 	if a.ETag != "" {
 		a.ETag = `"` + strings.Trim(a.ETag, `"`) + `"`
 	}

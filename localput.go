@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -37,18 +38,22 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 	if err != nil {
 		return Info{}, err
 	}
-	return l.write(ctx, key, r, localAttrs{
+	// The ETag is the MD5 of the content, as S3's is for an object uploaded
+	// in one request, so that Sync can tell identical objects on either
+	// side apart from changed ones without reading them.
+	sum := md5.New()
+	return l.write(ctx, key, io.TeeReader(r, sum), localAttrs{
 		ContentType:        contentType,
 		ContentDisposition: opts.ContentDisposition,
 		CacheControl:       opts.CacheControl,
 		Metadata:           lowerMetadata(opts.Metadata, sameValue),
-		ETag:               newETag(),
 		Private:            opts.Private,
-	})
+	}, func() string { return `"` + hex.EncodeToString(sum.Sum(nil)) + `"` })
 }
 
-// write stores src under key with attrs, atomically and durably.
-func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs localAttrs) (Info, error) {
+// write stores src under key with attrs, atomically and durably. When etag
+// is not nil, the object's ETag is what it returns once src is read.
+func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs localAttrs, etag func() string) (Info, error) {
 	dir, name := path.Dir(key), path.Base(key)
 	// Every os.Root call walks its path one folder at a time, so the folder
 	// is opened once, and the temporary file, the rename and the sync are
@@ -77,6 +82,9 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 
 	if _, err := copyData(f, src); err != nil {
 		return Info{}, plainErr(err)
+	}
+	if etag != nil {
+		attrs.ETag = etag()
 	}
 	encoded := attrs.encode(key)
 	if err := setAttr(f, attrName, encoded); err != nil {
@@ -304,10 +312,6 @@ func copyData(f *os.File, src io.Reader) (int64, error) {
 	defer copyBuffers.Put(buf)
 	return io.CopyBuffer(writerOnly{f}, src, *buf)
 }
-
-// newETag returns a random ETag. 64 bits tell versions of one object apart
-// as well as a hash would, and keep the attributes small (see encode).
-func newETag() string { return `"` + randomHex(8) + `"` }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

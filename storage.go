@@ -61,9 +61,11 @@ type Info struct {
 	ContentDisposition string
 	CacheControl       string
 	// ETag is quoted, as in an HTTP ETag header. It tells versions of one
-	// object apart: it changes when the content does. It is opaque, not a
-	// content hash: Local makes a new one for every Put, while S3's is the
-	// MD5 of a single-part upload and something else for a multipart one.
+	// object apart: it changes when the content does. Local's is the
+	// hex MD5 of the content, and so is S3's for an object uploaded in one
+	// request; S3's for a multipart upload is the MD5 of its parts' MD5s
+	// followed by "-" and the number of parts. Files that Local did not
+	// write itself (copied in by hand) get one made of their time and size.
 	ETag     string
 	ModTime  time.Time
 	Metadata map[string]string // user metadata; names are lower-case
