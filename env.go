@@ -106,7 +106,7 @@ func FromEnv() (Storage, error) {
 		s, err := NewS3(context.Background(), S3Config{
 			Bucket:    os.Getenv(envBucket),
 			AccessKey: os.Getenv(envKey),
-			SecretKey: os.Getenv(envSecret),
+			SecretKey: NewSecret(os.Getenv(envSecret)),
 			Region:    cmp.Or(os.Getenv(envRegion), os.Getenv(envRegionOld)),
 			Endpoint:  cmp.Or(os.Getenv(envEndpointS3), os.Getenv(envEndpoint)),
 			PublicURL: os.Getenv(envURL),
@@ -138,7 +138,7 @@ func localFromEnv() (*Local, error) {
 			return nil, fmt.Errorf("storage: %s is %d bytes long; use at least %d random bytes, e.g. from `openssl rand -hex 32`",
 				envSigningKey, len(key), minSigningKeyLen)
 		}
-		opts.SigningKey = []byte(key)
+		opts.SigningKey = NewSecret(key)
 	}
 	return NewLocal(cmp.Or(os.Getenv(envDir), "static/media"), opts)
 }

@@ -128,16 +128,16 @@ func TestFromEnvPaddedValues(t *testing.T) {
 // without printing them.
 func TestNewS3RefusesKeysWithSpaces(t *testing.T) {
 	for _, cfg := range []storage.S3Config{
-		{Bucket: "media", AccessKey: "AKIA EXAMPLE", SecretKey: "secret-value"},
-		{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "secret-value\r\n"},
-		{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "secret-valué"},
+		{Bucket: "media", AccessKey: "AKIA EXAMPLE", SecretKey: storage.NewSecret("secret-value")},
+		{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret("secret-value\r\n")},
+		{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret("secret-valué")},
 	} {
 		_, err := storage.NewS3(context.Background(), cfg)
 		require.ErrorIs(t, err, fs.ErrInvalid, "%q", cfg.AccessKey)
 		assert.NotContains(t, err.Error(), "secret-val")
 		assert.NotContains(t, err.Error(), "AKIA")
 	}
-	_, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
+	_, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")})
 	require.NoError(t, err, "AWS's secret alphabet, / and + included")
 }
 

@@ -3,11 +3,11 @@ package storage
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -21,32 +21,8 @@ type LocalOptions struct {
 	// BaseURL is what URL puts before the escaped key; "" means "/static/media/".
 	BaseURL string
 	// SigningKey is the secret that signs URLs, at least 32 random bytes;
-	// nil disables SignedURL.
-	// It is never printed: fmt, log/slog and encoding/json show
-	// "[redacted]" in its place.
-	SigningKey []byte
-}
-
-// String returns the options with the signing key redacted.
-func (o LocalOptions) String() string { return o.fields().String() }
-
-// GoString returns a Go expression for the options with the signing key
-// redacted; %#v uses it.
-func (o LocalOptions) GoString() string { return o.fields().goString("storage.LocalOptions") }
-
-// Format implements fmt.Formatter, so that no verb prints the signing key.
-func (o LocalOptions) Format(f fmt.State, verb rune) {
-	o.fields().format(f, verb, "storage.LocalOptions")
-}
-
-// LogValue implements slog.LogValuer with the signing key redacted.
-func (o LocalOptions) LogValue() slog.Value { return o.fields().logValue() }
-
-// MarshalJSON encodes the options with the signing key redacted.
-func (o LocalOptions) MarshalJSON() ([]byte, error) { return o.fields().marshalJSON() }
-
-func (o LocalOptions) fields() configFields {
-	return configFields{{"BaseURL", o.BaseURL}, {"SigningKey", redactedSecret(string(o.SigningKey))}}
+	// unset disables SignedURL. As a [Secret], it is never shown.
+	SigningKey Secret
 }
 
 // Local stores objects as files under one directory: the object "a/b.png" is
@@ -73,7 +49,7 @@ type Local struct {
 	files      beneath // opens objects for reading in one system call
 	dir        string
 	baseURL    string
-	signingKey []byte
+	signingKey Secret
 	synced     func(dir string) // tests only: called after each folder sync
 
 	// makingFolders counts the mkdirAll calls in progress: see createTemp.
@@ -95,7 +71,7 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
 	}
-	if n := len(opts.SigningKey); n > 0 && n < minSigningKeyLen {
+	if n := len(opts.SigningKey.reveal()); n > 0 && n < minSigningKeyLen {
 		return nil, fmt.Errorf("storage: local signing key: %w: %d bytes long; use at least %d random bytes", fs.ErrInvalid, n, minSigningKeyLen)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -117,24 +93,17 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 }
 
 // String describes the Local without its signing key.
-func (l *Local) String() string { return l.fields().String() }
-
-// GoString returns a description of the Local without its signing key;
-// %#v uses it.
-func (l *Local) GoString() string { return l.fields().goString("storage.Local") }
-
-// Format implements fmt.Formatter, so that no verb prints the signing key.
-func (l *Local) Format(f fmt.State, verb rune) { l.fields().format(f, verb, "storage.Local") }
-
-// LogValue implements slog.LogValuer without the signing key.
-func (l *Local) LogValue() slog.Value { return l.fields().logValue() }
+func (l *Local) String() string { return description(l.view()) }
 
 // MarshalJSON encodes the description of the Local, without its signing key.
-func (l *Local) MarshalJSON() ([]byte, error) { return l.fields().marshalJSON() }
+func (l *Local) MarshalJSON() ([]byte, error) { return json.Marshal(l.view()) }
 
-func (l *Local) fields() configFields {
-	return configFields{{"Dir", l.dir}, {"BaseURL", l.baseURL}, {"SigningKey", redactedSecret(string(l.signingKey))}}
+type localView struct {
+	Dir, BaseURL string
+	SigningKey   Secret
 }
+
+func (l *Local) view() localView { return localView{l.dir, l.baseURL, l.signingKey} }
 
 // Close releases the directory. The Local must not be used afterwards.
 func (l *Local) Close() error {

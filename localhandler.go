@@ -112,7 +112,7 @@ func (h *localHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead, http.MethodPut:
 	default:
 		allow := "GET, HEAD"
-		if len(h.l.signingKey) > 0 {
+		if h.l.signingKey.IsSet() {
 			allow += ", PUT"
 		}
 		w.Header().Set("Allow", allow)

@@ -28,7 +28,7 @@ import (
 )
 
 // handlerSigningKey signs the URLs of every handler fixture that has a key.
-var handlerSigningKey = []byte("handler-test-signing-key-0123456789abcdef")
+var handlerSigningKey = storage.NewSecret("handler-test-signing-key-0123456789abcdef")
 
 // mediaFixture is a Local whose directory lies inside a parent folder that
 // also holds a sentinel file, which no response may ever contain.
@@ -632,7 +632,7 @@ func TestHandlerSignedGet(t *testing.T) {
 
 	sig := queryParam(t, good, "X-Signature")
 	exp := queryParam(t, good, "X-Expires")
-	anotherKey := newMediaFixture(t, &storage.LocalOptions{SigningKey: []byte("another-signing-key-of-32-bytes-or-more")})
+	anotherKey := newMediaFixture(t, &storage.LocalOptions{SigningKey: storage.NewSecret("another-signing-key-of-32-bytes-or-more")})
 	foreign, err := anotherKey.l.SignedURL(context.Background(), "p/report.pdf", &storage.SignOptions{Expires: time.Hour})
 	require.NoError(t, err)
 	putURL := fx.signed(t, "p/report.pdf", &storage.SignOptions{Method: http.MethodPut, Expires: time.Hour})
@@ -777,7 +777,7 @@ func TestHandlerSignedPut(t *testing.T) {
 	// tampered one, another Local's key, an unprintable content type.
 	getURL := fx.signed(t, "uploads/x.txt", nil)
 	putURL := fx.signed(t, "uploads/x.txt", &storage.SignOptions{Method: http.MethodPut})
-	anotherKey := newMediaFixture(t, &storage.LocalOptions{SigningKey: []byte("another-signing-key-of-32-bytes-or-more")})
+	anotherKey := newMediaFixture(t, &storage.LocalOptions{SigningKey: storage.NewSecret("another-signing-key-of-32-bytes-or-more")})
 	foreign, err := anotherKey.l.SignedURL(ctx, "uploads/x.txt", &storage.SignOptions{Method: http.MethodPut})
 	require.NoError(t, err)
 	for name, u := range map[string]string{
@@ -1011,7 +1011,7 @@ func ExampleLocal_Handler() {
 	defer os.RemoveAll(dir)
 	media, err := storage.NewLocal(dir, &storage.LocalOptions{
 		BaseURL:    "/static/media/",
-		SigningKey: []byte(os.Getenv("STORAGE_SIGNING_KEY")), // 32 random bytes or more
+		SigningKey: storage.NewSecret(os.Getenv("STORAGE_SIGNING_KEY")), // 32 random bytes or more
 	})
 	if err != nil {
 		log.Fatal(err)

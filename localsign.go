@@ -66,7 +66,7 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 	if err := checkContentType(contentType); err != nil {
 		return "", err
 	}
-	if len(l.signingKey) == 0 {
+	if !l.signingKey.IsSet() {
 		return "", fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)
 	}
 	// Rounded up, so that a URL is valid for at least the time asked for.
@@ -91,7 +91,7 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 // than any other; the messages of the others are as before X-Private, so
 // URLs signed then stay valid. No two different requests share a message.
 func (l *Local) mac(method, key, expires, contentType string, private bool) []byte {
-	h := hmac.New(sha256.New, l.signingKey)
+	h := hmac.New(sha256.New, []byte(l.signingKey.reveal()))
 	for _, field := range [...]string{signVersion, method, key, expires, contentType} {
 		h.Write([]byte(field))
 		h.Write([]byte{'\n'})
@@ -126,7 +126,7 @@ func signedPrivate(q url.Values) bool {
 // content type, which lets the upload send any. The error is errBadSignature
 // or errExpired.
 func (l *Local) checkSignature(method, key, contentType string, q url.Values, now time.Time) error {
-	if len(l.signingKey) == 0 {
+	if !l.signingKey.IsSet() {
 		return errBadSignature
 	}
 	exps, sigs := q[paramExpires], q[paramSignature]

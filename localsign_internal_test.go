@@ -18,7 +18,7 @@ import (
 // messages keep this form, and a private PUT's must differ from them all.
 func TestSignedMessages(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	l := &Local{signingKey: key, baseURL: "/static/media/"}
+	l := &Local{signingKey: NewSecret(string(key)), baseURL: "/static/media/"}
 	now := time.Unix(1_800_000_000, 0)
 	for _, tt := range []struct {
 		opts    *SignOptions

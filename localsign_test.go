@@ -106,7 +106,7 @@ func TestLocalSignedURLErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), `storage: sign "a.txt"`)
 	}
 
-	_, err = storage.NewLocal(t.TempDir(), &storage.LocalOptions{SigningKey: []byte("31-bytes-are-one-byte-too-short")})
+	_, err = storage.NewLocal(t.TempDir(), &storage.LocalOptions{SigningKey: storage.NewSecret("31-bytes-are-one-byte-too-short")})
 	require.ErrorIs(t, err, fs.ErrInvalid, "a short key is refused, not weakly used")
 	assert.NotContains(t, err.Error(), "31-bytes")
 

@@ -3,11 +3,11 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -154,7 +154,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	awsCfg := aws.Config{
 		BaseEndpoint:               optional(endpoint),
 		Region:                     signingRegion,
-		Credentials:                aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")),
+		Credentials:                aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey.reveal(), "")),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		APIOptions:                 []func(*middleware.Stack) error{contentMD5(!strings.HasPrefix(endpoint, "http://"))},
@@ -180,7 +180,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 func checkS3Config(cfg S3Config) error {
 	var missing []string
 	for _, f := range [...]struct{ name, value string }{
-		{"Bucket", cfg.Bucket}, {"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey},
+		{"Bucket", cfg.Bucket}, {"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey.reveal()},
 	} {
 		if f.value == "" {
 			missing = append(missing, f.name)
@@ -189,7 +189,7 @@ func checkS3Config(cfg S3Config) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s not set", fs.ErrInvalid, strings.Join(missing, " and "))
 	}
-	for _, f := range [...]struct{ name, value string }{{"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey}} {
+	for _, f := range [...]struct{ name, value string }{{"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey.reveal()}} {
 		if strings.IndexFunc(f.value, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
 			// No S3 key holds one, and the value must not be printed.
 			return fmt.Errorf("%w: %s holds a space, a line break or another character that no key holds", fs.ErrInvalid, f.name)
@@ -314,27 +314,19 @@ func (s *S3) regionInUse() string {
 }
 
 // String describes the backend without its credentials.
-func (s *S3) String() string { return s.fields().String() }
-
-// GoString returns a description of the backend without its credentials;
-// %#v uses it.
-func (s *S3) GoString() string { return s.fields().goString("storage.S3") }
-
-// Format implements fmt.Formatter, so that no verb prints the credentials.
-func (s *S3) Format(f fmt.State, verb rune) { s.fields().format(f, verb, "storage.S3") }
-
-// LogValue implements slog.LogValuer without the credentials.
-func (s *S3) LogValue() slog.Value { return s.fields().logValue() }
+func (s *S3) String() string { return description(s.view()) }
 
 // MarshalJSON encodes the description of the backend, without credentials.
-func (s *S3) MarshalJSON() ([]byte, error) { return s.fields().marshalJSON() }
+func (s *S3) MarshalJSON() ([]byte, error) { return json.Marshal(s.view()) }
 
-func (s *S3) fields() configFields {
+type s3View struct{ Bucket, Region, Endpoint string }
+
+func (s *S3) view() s3View {
 	region := "(not yet detected)"
 	if c := s.clients.Load(); c != nil {
 		region = c.region
 	}
-	return configFields{{"Bucket", s.bucket}, {"Region", region}, {"Endpoint", s.endpoint}}
+	return s3View{s.bucket, region, s.endpoint}
 }
 
 // Put uploads r to key, streaming it: a body shorter than one part (8 MiB)

@@ -47,7 +47,7 @@ func TestS3URLForms(t *testing.T) {
 		{"public URL without slash", S3Config{Bucket: "media", Endpoint: "http://minio:9000", PublicURL: "https://cdn.example.org"}, "https://cdn.example.org/" + escaped},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.AccessKey, tt.cfg.SecretKey = "key", "secret"
+			tt.cfg.AccessKey, tt.cfg.SecretKey = "key", NewSecret("secret")
 			s, err := NewS3(context.Background(), tt.cfg)
 			require.NoError(t, err)
 			got, err := s.URL(key)
@@ -89,7 +89,7 @@ func TestS3SignedURLAddressing(t *testing.T) {
 		{"media", "https://media.s3.eu-west-1.amazonaws.com/a%20b.png?"},
 		{"media.example.org", "https://s3.eu-west-1.amazonaws.com/media.example.org/a%20b.png?"},
 	} {
-		s, err := NewS3(ctx, S3Config{Bucket: tt.bucket, AccessKey: "AKIAEXAMPLE", SecretKey: "secret", Region: "eu-west-1", ACL: "public-read"})
+		s, err := NewS3(ctx, S3Config{Bucket: tt.bucket, AccessKey: "AKIAEXAMPLE", SecretKey: NewSecret("secret"), Region: "eu-west-1", ACL: "public-read"})
 		require.NoError(t, err)
 		for _, opts := range []SignOptions{{Method: http.MethodGet}, {Method: http.MethodPut}, {Method: http.MethodPut, Private: true}} {
 			signed, err := s.SignedURL(ctx, "a b.png", &opts)
@@ -111,7 +111,7 @@ func TestS3SignedURLAddressing(t *testing.T) {
 
 func TestS3SignedURLContentType(t *testing.T) {
 	ctx := context.Background()
-	s, err := NewS3(ctx, S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: "secret", Region: "eu-west-1"})
+	s, err := NewS3(ctx, S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: NewSecret("secret"), Region: "eu-west-1"})
 	require.NoError(t, err)
 	signed, err := s.SignedURL(ctx, "a.png", &SignOptions{Method: http.MethodPut, ContentType: "image/png"})
 	require.NoError(t, err)
@@ -137,7 +137,7 @@ func TestS3IgnoresSDKEnvironment(t *testing.T) {
 	t.Setenv("AWS_PROFILE", "not-a-profile")
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent/config")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "AKIACONFIG", SecretKey: "secret", Region: "eu-west-1"})
+	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "AKIACONFIG", SecretKey: NewSecret("secret"), Region: "eu-west-1"})
 	require.NoError(t, err)
 	signed, err := s.SignedURL(context.Background(), "a.png", nil)
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func apiError(status int, code, message string, header http.Header) error {
 }
 
 func TestS3ErrorTranslation(t *testing.T) {
-	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "k", SecretKey: "s", Region: "us-east-1"})
+	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "k", SecretKey: NewSecret("s"), Region: "us-east-1"})
 	require.NoError(t, err)
 	ctx := context.Background()
 	for _, tt := range []struct {
@@ -231,7 +231,7 @@ func TestS3ErrorTranslation(t *testing.T) {
 }
 
 func TestS3DeleteErrors(t *testing.T) {
-	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "k", SecretKey: "s", Region: "us-east-1"})
+	s, err := NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "k", SecretKey: NewSecret("s"), Region: "us-east-1"})
 	require.NoError(t, err)
 	var failed []types.Error
 	for i := range 7 {
@@ -446,10 +446,10 @@ func minioConfig(t *testing.T) S3Config {
 	cfg := S3Config{
 		Bucket:    os.Getenv("STORAGE_TEST_S3_BUCKET"),
 		AccessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"),
-		SecretKey: os.Getenv("STORAGE_TEST_S3_SECRET_KEY"),
+		SecretKey: NewSecret(os.Getenv("STORAGE_TEST_S3_SECRET_KEY")),
 		Endpoint:  os.Getenv("STORAGE_TEST_S3_ENDPOINT"),
 	}
-	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.AccessKey == "" || cfg.SecretKey == "" {
+	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.AccessKey == "" || !cfg.SecretKey.IsSet() {
 		const msg = "no MinIO server: run scripts/test, or `scripts/minio start` and source .minio/env, to run the S3 tests"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg + " (CI=true: the S3 tests must run)")

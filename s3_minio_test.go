@@ -217,7 +217,7 @@ func TestS3RegionDetection(t *testing.T) {
 // that blocks: the endpoint here accepts no connections.
 func TestS3NoNetworkIO(t *testing.T) {
 	s, err := storage.NewS3(context.Background(), storage.S3Config{
-		Bucket: "b", AccessKey: "k", SecretKey: "s", Endpoint: "http://127.0.0.1:1",
+		Bucket: "b", AccessKey: "k", SecretKey: storage.NewSecret("s"), Endpoint: "http://127.0.0.1:1",
 	})
 	require.NoError(t, err)
 	u, err := s.URL("a b.txt")
@@ -370,17 +370,16 @@ func TestS3FailedMultipartUpload(t *testing.T) {
 
 func TestS3SecretNeverPrinted(t *testing.T) {
 	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-	cfg := storage.S3Config{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, Region: "eu-west-1"}
+	cfg := storage.S3Config{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret(secret), Region: "eu-west-1"}
 	outputs := printedForms(t, cfg, &cfg)
-	outputs = append(outputs, cfg.String(), cfg.GoString())
 	s, err := storage.NewS3(context.Background(), cfg)
 	require.NoError(t, err)
 	outputs = append(outputs, printedForms(t, s, &s)...)
 	for _, bad := range []storage.S3Config{
-		{AccessKey: "AKIAEXAMPLE", SecretKey: secret},
-		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, Endpoint: "ftp://x"},
-		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, Region: "EU West"},
-		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, ACL: "world-writable"},
+		{AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret(secret)},
+		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret(secret), Endpoint: "ftp://x"},
+		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret(secret), Region: "EU West"},
+		{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret(secret), ACL: "world-writable"},
 	} {
 		_, err := storage.NewS3(context.Background(), bad)
 		require.ErrorIs(t, err, fs.ErrInvalid)
@@ -393,7 +392,7 @@ func TestS3SecretNeverPrinted(t *testing.T) {
 	assert.Contains(t, fmt.Sprintf("%+v", cfg), "SecretKey:[redacted]")
 	assert.Contains(t, fmt.Sprintf("%#v", cfg), `SecretKey:"[redacted]"`)
 	assert.Contains(t, strings.Join(outputs, "\n"), `"SecretKey":"[redacted]"`, "JSON and slog show that it is set")
-	assert.Contains(t, fmt.Sprint(storage.S3Config{Bucket: "b"}), "SecretKey: ", "an unset secret shows as empty")
+	assert.Contains(t, fmt.Sprintf("%+v", storage.S3Config{Bucket: "b"}), "SecretKey: ", "an unset secret shows as empty")
 }
 
 // TestS3DeletePrefixObjectAndFolder: MinIO stores an object and a folder of

@@ -45,7 +45,7 @@ func needMinIO(t *testing.T) minio {
 		endpoint:         cfg.Endpoint,
 		bucket:           cfg.Bucket,
 		accessKey:        cfg.AccessKey,
-		secretKey:        cfg.SecretKey,
+		secretKey:        get("SECRET_KEY"),
 		publicBucket:     get("PUBLIC_BUCKET"),
 		restrictedBucket: get("RESTRICTED_BUCKET"),
 		restrictedKey:    get("RESTRICTED_ACCESS_KEY"),
@@ -62,7 +62,7 @@ func needMinIO(t *testing.T) minio {
 // config returns the configuration of the main test bucket with root
 // credentials.
 func (m minio) config() storage.S3Config {
-	return storage.S3Config{Bucket: m.bucket, AccessKey: m.accessKey, SecretKey: m.secretKey, Endpoint: m.endpoint}
+	return storage.S3Config{Bucket: m.bucket, AccessKey: m.accessKey, SecretKey: storage.NewSecret(m.secretKey), Endpoint: m.endpoint}
 }
 
 func newS3(t *testing.T, cfg storage.S3Config) *storage.S3 {
@@ -149,18 +149,18 @@ func TestS3Conformance(t *testing.T) {
 // IAM policy of the setup guide (docs/s3-setup.md).
 func TestS3ConformanceRestricted(t *testing.T) {
 	m := needMinIO(t)
-	cfg := storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: m.restrictedSecret, Endpoint: m.endpoint}
+	cfg := storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: storage.NewSecret(m.restrictedSecret), Endpoint: m.endpoint}
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return emptyS3(t, cfg) })
 }
 
 func TestS3WithoutPutObject(t *testing.T) {
 	m := needMinIO(t)
 	ctx := context.Background()
-	owner := emptyS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: m.restrictedSecret, Endpoint: m.endpoint})
+	owner := emptyS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: storage.NewSecret(m.restrictedSecret), Endpoint: m.endpoint})
 	_, err := owner.Put(ctx, "existing.txt", strings.NewReader("hello"), nil)
 	require.NoError(t, err)
 
-	s := newS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.noPutKey, SecretKey: m.noPutSecret, Endpoint: m.endpoint})
+	s := newS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.noPutKey, SecretKey: storage.NewSecret(m.noPutSecret), Endpoint: m.endpoint})
 	_, err = s.Put(ctx, "events/1/logo.png", strings.NewReader("png"), nil)
 	require.ErrorIs(t, err, fs.ErrPermission)
 	assert.Contains(t, err.Error(), `storage: put "events/1/logo.png": `)
@@ -185,7 +185,7 @@ func TestS3WithoutPutObject(t *testing.T) {
 func TestS3DeletePrefixWithoutDeleteObject(t *testing.T) {
 	m := needMinIO(t)
 	ctx := context.Background()
-	owner := emptyS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: m.restrictedSecret, Endpoint: m.endpoint})
+	owner := emptyS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.restrictedKey, SecretKey: storage.NewSecret(m.restrictedSecret), Endpoint: m.endpoint})
 	const n = 2500 // three pages of a listing
 	var want []string
 	for i := range n {
@@ -193,7 +193,7 @@ func TestS3DeletePrefixWithoutDeleteObject(t *testing.T) {
 	}
 	putConcurrently(t, owner, want)
 
-	s := newS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.readOnlyKey, SecretKey: m.readOnlySecret, Endpoint: m.endpoint})
+	s := newS3(t, storage.S3Config{Bucket: m.restrictedBucket, AccessKey: m.readOnlyKey, SecretKey: storage.NewSecret(m.readOnlySecret), Endpoint: m.endpoint})
 	deleted, err := s.DeletePrefix(ctx, "exports/")
 	require.ErrorIs(t, err, fs.ErrPermission)
 	assert.Contains(t, err.Error(), `storage: delete prefix "exports/": `)
@@ -212,8 +212,8 @@ func TestS3WrongCredentials(t *testing.T) {
 	m := needMinIO(t)
 	ctx := context.Background()
 	for name, cfg := range map[string]storage.S3Config{
-		"secret": {Bucket: m.bucket, AccessKey: m.accessKey, SecretKey: "wrong-secret-0123456789", Endpoint: m.endpoint},
-		"key":    {Bucket: m.bucket, AccessKey: "unknown-key", SecretKey: "wrong-secret-0123456789", Endpoint: m.endpoint},
+		"secret": {Bucket: m.bucket, AccessKey: m.accessKey, SecretKey: storage.NewSecret("wrong-secret-0123456789"), Endpoint: m.endpoint},
+		"key":    {Bucket: m.bucket, AccessKey: "unknown-key", SecretKey: storage.NewSecret("wrong-secret-0123456789"), Endpoint: m.endpoint},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newS3(t, cfg)
@@ -224,7 +224,7 @@ func TestS3WrongCredentials(t *testing.T) {
 			assert.Contains(t, err.Error(), `storage: put "a.txt": `)
 			assert.Contains(t, err.Error(), map[string]string{"secret": "AWS_SECRET", "key": "AWS_KEY"}[name])
 			for _, text := range []string{fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
-				assert.NotContains(t, text, cfg.SecretKey)
+				assert.NotContains(t, text, "wrong-secret-0123456789")
 			}
 		})
 	}

@@ -26,7 +26,7 @@ func (s *S3) Config() S3Config {
 	}
 	// The provider is static: Retrieve does no I/O and cannot fail.
 	if creds, err := s.awsCfg.Credentials.Retrieve(context.Background()); err == nil {
-		cfg.AccessKey, cfg.SecretKey = creds.AccessKeyID, creds.SecretAccessKey
+		cfg.AccessKey, cfg.SecretKey = creds.AccessKeyID, NewSecret(creds.SecretAccessKey)
 	}
 	return cfg
 }

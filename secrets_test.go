@@ -80,7 +80,7 @@ func printedForms(t *testing.T, v, ptr any) []string {
 // TestS3SecretNeverPrinted checks S3Config.
 func TestLocalSigningKeyNeverPrinted(t *testing.T) {
 	const key = "0123456789abcdef-signing-key-0123456789"
-	opts := storage.LocalOptions{BaseURL: "/media/", SigningKey: []byte(key)}
+	opts := storage.LocalOptions{BaseURL: "/media/", SigningKey: storage.NewSecret(key)}
 	outputs := printedForms(t, opts, &opts)
 	for _, out := range outputs {
 		assert.False(t, leaks(out, key), out)
@@ -89,7 +89,7 @@ func TestLocalSigningKeyNeverPrinted(t *testing.T) {
 	joined := strings.Join(outputs, "\n")
 	assert.Contains(t, joined, `"SigningKey":"[redacted]"`)
 	assert.Contains(t, joined, "BaseURL:/media/")
-	assert.Contains(t, fmt.Sprint(storage.LocalOptions{}), "SigningKey:}", "an unset key shows as empty")
+	assert.Contains(t, fmt.Sprintf("%+v", storage.LocalOptions{}), "SigningKey:}", "an unset key shows as empty")
 
 	// The *Local that FromEnv returns is as likely to be logged at startup.
 	l, err := storage.NewLocal(t.TempDir(), &opts)
@@ -103,6 +103,53 @@ func TestLocalSigningKeyNeverPrinted(t *testing.T) {
 	joined = strings.Join(outputs, "\n")
 	assert.Contains(t, joined, `"SigningKey":"[redacted]"`)
 	assert.Contains(t, joined, "Dir:"+l.Dir())
+}
+
+// TestSecretsInUnexportedFields checks the places where fmt cannot call a
+// type's own methods: a configuration or backend held in an unexported
+// field of the caller's struct, printed with fmt (every verb) and logged
+// with slog's text and JSON handlers, and the Local's Handler, which holds
+// the Local, printed with %s as log.Printf would.
+func TestSecretsInUnexportedFields(t *testing.T) {
+	const key = "0123456789abcdef-unexported-signing-KEY"
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYUNEXPORTED"
+	opts := storage.LocalOptions{BaseURL: "/media/", SigningKey: storage.NewSecret(key)}
+	l, err := storage.NewLocal(t.TempDir(), &opts)
+	require.NoError(t, err)
+	defer l.Close()
+	cfg := storage.S3Config{Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret(secret), Region: "eu-west-1"}
+	s, err := storage.NewS3(context.Background(), cfg)
+	require.NoError(t, err)
+	type app struct {
+		opts    storage.LocalOptions
+		local   *storage.Local
+		handler http.Handler
+		cfg     storage.S3Config
+		s3      *storage.S3
+		key     storage.Secret
+	}
+	a := app{opts, l, l.Handler(), cfg, s, storage.NewSecret(key)}
+	var outputs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b", "%U"} {
+		for _, v := range []any{a, &a, l.Handler(), struct{ h http.Handler }{l.Handler()}} {
+			outputs = append(outputs, fmt.Sprintf(verb, v))
+		}
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("app", "a", a, "ptr", &a, "handler", l.Handler())
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("app", "a", a, "ptr", &a, "handler", l.Handler())
+	outputs = append(outputs, logged.String())
+	for _, out := range outputs {
+		for _, s := range []string{key, secret} {
+			assert.False(t, leaks(out, s), out)
+			assert.NotContains(t, out, fmt.Sprint([]byte(s)[:8]), "the secret as numbers: %s", out)
+			assert.NotContains(t, out, fmt.Sprintf("%d", []byte(s)[:8]), out)
+			assert.NotContains(t, out, fmt.Sprintf("%o", []byte(s)[:8]), out)
+		}
+	}
+	// The unexported fields are no hidden way around the redaction: set
+	// secrets still show as set where fmt can call their methods.
+	assert.Contains(t, fmt.Sprintf("%+v", struct{ K storage.Secret }{a.key}), "K:[redacted]")
 }
 
 // wiretap is a reverse proxy to endpoint that keeps a dump of every request
@@ -232,7 +279,7 @@ func TestSecretNotOnTheWire(t *testing.T) {
 				"the secret (raw, base64, hex, URL-escaped) is in no request or response, no error (%v %+v %#v %s %q), no slog JSON or text output")
 			tap := newWiretap(t, m.endpoint)
 			cfg := m.config()
-			cfg.SecretKey = tt.secret
+			cfg.SecretKey = storage.NewSecret(tt.secret)
 			cfg.Endpoint = tap.srv.URL
 			s := newS3(t, cfg)
 			if tt.name == "right secret" {
@@ -263,7 +310,7 @@ func TestSecretUnreachableEndpoint(t *testing.T) {
 		"the secret is in no error (%v %+v %#v %s %q) and no slog output; every call fails")
 	for _, region := range []string{"us-east-1", ""} {
 		s, err := storage.NewS3(context.Background(), storage.S3Config{
-			Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: secret, Region: region, Endpoint: "http://127.0.0.1:1",
+			Bucket: "b", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret(secret), Region: region, Endpoint: "http://127.0.0.1:1",
 		})
 		require.NoError(t, err)
 		errs, logged := exercise(t, s)

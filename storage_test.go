@@ -16,7 +16,7 @@ import (
 func newLocal(t *testing.T) *storage.Local {
 	t.Helper()
 	// A signing key, so that the suite's SignOptions subtest runs too.
-	l, err := storage.NewLocal(t.TempDir(), &storage.LocalOptions{SigningKey: []byte("conformance-signing-key-32-bytes")})
+	l, err := storage.NewLocal(t.TempDir(), &storage.LocalOptions{SigningKey: storage.NewSecret("conformance-signing-key-32-bytes")})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	return l

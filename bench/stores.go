@@ -71,7 +71,7 @@ func envFromOS() env {
 }
 
 func (e env) s3Config() storage.S3Config {
-	return storage.S3Config{Bucket: e.Bucket, AccessKey: e.AccessKey, SecretKey: e.SecretKey,
+	return storage.S3Config{Bucket: e.Bucket, AccessKey: e.AccessKey, SecretKey: storage.NewSecret(e.SecretKey),
 		Region: "us-east-1", Endpoint: e.Endpoint}
 }
 

@@ -180,7 +180,7 @@ func newFixture(t *testing.T, srv server) *fixture {
 func (f *fixture) storage(endpoint string) *storage.S3 {
 	f.t.Helper()
 	s, err := storage.NewS3(context.Background(), storage.S3Config{
-		Bucket: f.bucket, AccessKey: f.srv.accessKey, SecretKey: f.srv.secretKey,
+		Bucket: f.bucket, AccessKey: f.srv.accessKey, SecretKey: storage.NewSecret(f.srv.secretKey),
 		Region: "us-east-1", Endpoint: endpoint,
 	})
 	require.NoError(f.t, err)
