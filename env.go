@@ -103,6 +103,14 @@ func FromEnv() (Storage, error) {
 		}
 		st = l
 	case 3:
+		// Checked here too, so that the error names the variable to fix.
+		for _, name := range []string{envURL, envEndpointS3, envEndpoint} {
+			if v := os.Getenv(name); v != "" {
+				if err := checkBaseURL(name, v, false); err != nil {
+					return nil, fmt.Errorf("storage: %w", err)
+				}
+			}
+		}
 		s, err := NewS3(context.Background(), S3Config{
 			Bucket:    os.Getenv(envBucket),
 			AccessKey: os.Getenv(envKey),
@@ -133,6 +141,11 @@ func agree(names []string, one, many string) string {
 
 func localFromEnv() (*Local, error) {
 	opts := &LocalOptions{BaseURL: os.Getenv(envURL)}
+	if opts.BaseURL != "" {
+		if err := checkBaseURL(envURL, opts.BaseURL, true); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+	}
 	if key := os.Getenv(envSigningKey); key != "" {
 		if len(key) < minSigningKeyLen {
 			return nil, fmt.Errorf("storage: %s is %d bytes long; use at least %d random bytes, e.g. from `openssl rand -hex 32`",

@@ -58,7 +58,7 @@ type Local struct {
 
 var (
 	_ Storage       = (*Local)(nil)
-	_ prefixDeleter = (*Local)(nil)
+	_ PrefixDeleter = (*Local)(nil)
 )
 
 // NewLocal returns a Local storing objects under dir, which it creates if
@@ -66,13 +66,20 @@ var (
 // keep extended attributes. A dir this process may not write to (a read-only
 // mount, say) is accepted: reads work, and writes fail with the filesystem's
 // error, such as [fs.ErrPermission] or EROFS. A SigningKey shorter than 32
-// bytes is refused with an error wrapping [fs.ErrInvalid].
+// bytes is refused with an error wrapping [fs.ErrInvalid], and so is a
+// BaseURL that is neither a path starting with "/" nor an http or https URL,
+// or that has a query or a fragment.
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
 	}
 	if n := len(opts.SigningKey.reveal()); n > 0 && n < minSigningKeyLen {
 		return nil, fmt.Errorf("storage: local signing key: %w: %d bytes long; use at least %d random bytes", fs.ErrInvalid, n, minSigningKeyLen)
+	}
+	if opts.BaseURL != "" {
+		if err := checkBaseURL("base URL", opts.BaseURL, true); err != nil {
+			return nil, fmt.Errorf("storage: local: %w", err)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)

@@ -14,7 +14,7 @@ import (
 // folder as the walk reaches it.
 func (l *Local) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
-		if err := validatePrefix(prefix); err != nil {
+		if err := ValidatePrefix(prefix); err != nil {
 			yield(Info{}, wrapErr("list", prefix, err))
 			return
 		}

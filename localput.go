@@ -27,14 +27,7 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 }
 
 func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
-	opts, err := checkPut(key, opts)
-	if err != nil {
-		return Info{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return Info{}, err
-	}
-	contentType, r, err := detectContentType(key, opts.ContentType, &bodyReader{ctx: ctx, r: r})
+	prepared, r, err := PreparePut(ctx, key, r, opts)
 	if err != nil {
 		return Info{}, err
 	}
@@ -43,11 +36,11 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 	// side apart from changed ones without reading them.
 	sum := md5.New()
 	return l.write(ctx, key, io.TeeReader(r, sum), localAttrs{
-		ContentType:        contentType,
-		ContentDisposition: opts.ContentDisposition,
-		CacheControl:       opts.CacheControl,
-		Metadata:           lowerMetadata(opts.Metadata, sameValue),
-		Private:            opts.Private,
+		ContentType:        prepared.ContentType,
+		ContentDisposition: prepared.ContentDisposition,
+		CacheControl:       prepared.CacheControl,
+		Metadata:           prepared.Metadata,
+		Private:            prepared.Private,
 	}, func() string { return `"` + hex.EncodeToString(sum.Sum(nil)) + `"` })
 }
 
@@ -58,9 +51,6 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	// Every os.Root call walks its path one folder at a time, so the folder
 	// is opened once, and the temporary file, the rename and the sync are
 	// done relative to it rather than each walking the key again.
-	if err := checkNameLengths(key); err != nil {
-		return Info{}, err // before the body is read, not at the rename
-	}
 	folder, f, tmp, err := l.createTemp(ctx, dir)
 	if err != nil {
 		// Folders made for this object would be left empty, and an empty
@@ -256,20 +246,6 @@ func (l *Local) mkdirAll(dir string) error {
 	}
 	return nil
 }
-
-// checkNameLengths refuses a key with a segment longer than a file name may
-// be on Linux filesystems (NAME_MAX): ValidateKey allows it, as S3 does.
-func checkNameLengths(key string) error {
-	for seg := range strings.SplitSeq(key, "/") {
-		if len(seg) > maxNameLen {
-			return fmt.Errorf("a key segment of %d bytes: on local disk a file or folder name holds at most %d: %w", len(seg), maxNameLen, syscall.ENAMETOOLONG)
-		}
-	}
-	return nil
-}
-
-// maxNameLen is NAME_MAX of ext4, XFS, Btrfs and tmpfs.
-const maxNameLen = 255
 
 // syncAncestors syncs the folders that hold dir and each folder above it.
 func (l *Local) syncAncestors(dir string) error {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -123,8 +122,18 @@ type s3Clients struct {
 
 var (
 	_ Storage       = (*S3)(nil)
-	_ prefixDeleter = (*S3)(nil)
+	_ PrefixDeleter = (*S3)(nil)
 )
+
+// Close closes the idle connections of the S3's HTTP client, when that
+// client can (an *http.Client can; the SDK's default client keeps its pool
+// to itself). An S3 holds nothing else, and stays usable after Close.
+func (s *S3) Close() error {
+	if c, ok := s.awsCfg.HTTPClient.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+	return nil
+}
 
 // regionPattern matches AWS region names and the names S3-compatible servers
 // use; anything else would end up in a host name.
@@ -205,9 +214,8 @@ func checkS3Config(cfg S3Config) error {
 		if u.value == "" {
 			continue
 		}
-		parsed, err := url.Parse(u.value)
-		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-			return fmt.Errorf("%w: %s %q is not an http or https URL", fs.ErrInvalid, u.name, u.value)
+		if err := checkBaseURL(u.name, u.value, false); err != nil {
+			return err
 		}
 	}
 	if cfg.ACL != "" {
@@ -343,16 +351,14 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 }
 
 func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
-	opts, err := checkPut(key, opts)
+	prepared, r, err := PreparePut(ctx, key, r, opts)
 	if err != nil {
 		return Info{}, err
 	}
+	opts, contentType := &prepared, prepared.ContentType
+	// S3 answers a multipart upload without the size it stored.
+	body := &countingReader{r: r}
 	c, err := s.api(ctx)
-	if err != nil {
-		return Info{}, err
-	}
-	read := &bodyReader{ctx: ctx, r: r}
-	contentType, body, err := detectContentType(key, opts.ContentType, read)
 	if err != nil {
 		return Info{}, err
 	}
@@ -412,14 +418,25 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 	stored = true
 	return Info{
 		Key:                key,
-		Size:               read.n,
+		Size:               body.n,
 		ContentType:        contentType,
 		ContentDisposition: opts.ContentDisposition,
 		CacheControl:       opts.CacheControl,
 		ETag:               aws.ToString(etag),
 		ModTime:            modTimeAfterPut(result),
-		Metadata:           lowerMetadata(opts.Metadata, sameValue),
+		Metadata:           opts.Metadata,
 	}, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // objectACL returns the canned ACL to send for an object: the configured

@@ -30,7 +30,7 @@ import (
 // start with are skipped alike. [S3.DeletePrefix] does delete such keys.
 func (s *S3) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
-		if err := validatePrefix(prefix); err != nil {
+		if err := ValidatePrefix(prefix); err != nil {
 			yield(Info{}, wrapErr("list", prefix, err))
 			return
 		}
@@ -146,7 +146,7 @@ func yieldPage(page *s3.ListObjectsV2Output, yield func(Info, error) bool) bool 
 		} else {
 			prefix := aws.ToString(prefixes[0].Prefix)
 			prefixes = prefixes[1:]
-			if validatePrefix(prefix) != nil {
+			if ValidatePrefix(prefix) != nil {
 				continue
 			}
 			info = Info{Key: prefix, IsDir: true}

@@ -26,31 +26,61 @@ import (
 
 // Storage stores objects (uploaded files) under slash-separated keys such as
 // "events/42/speakers/7/photo.png". All methods are safe for concurrent use.
+//
+// The contract below binds every implementation; the conformance suite,
+// [github.com/orga-server/storage/storagetest.Run], checks it. Every error
+// is an [*OpError] naming the method's operation and the key or prefix it
+// was given. Keys and prefixes are checked before any I/O ([ValidateKey],
+// [ValidatePrefix]): a bad one fails with an error wrapping [ErrInvalidKey].
+// A missing object fails with one matching fs.ErrNotExist, refused access
+// with fs.ErrPermission, a bad option with fs.ErrInvalid, and a done context
+// with the context's error. A nil options pointer means the zero options.
 type Storage interface {
-	// Put stores r under key, replacing any object there. Readers see the old object or the
-	// new one whole, never a part. r is streamed, never read whole into memory.
+	// Put stores r under key, replacing any object there. Readers see the
+	// old object or the new one whole, never a part, and a failed or
+	// cancelled Put leaves the old one. r is streamed, never read whole into
+	// memory. An implementation starts with [PreparePut], which validates
+	// the key and options and resolves the content type, so that every
+	// backend keeps the same objects.
 	Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error)
-	// Get opens the object; errors.Is(err, fs.ErrNotExist) when there is none.
+	// Get opens the object under key.
 	Get(ctx context.Context, key string) (*Reader, error)
-	// GetRange opens length bytes starting at offset; length < 0 reads to the end;
-	// a range past the end yields what exists (possibly nothing), not an error.
+	// GetRange opens length bytes starting at offset; length < 0 reads to
+	// the end; a range past the end yields what exists (possibly nothing),
+	// not an error. A negative offset fails with fs.ErrInvalid.
 	GetRange(ctx context.Context, key string, offset, length int64) (*Reader, error)
-	// Stat describes the object; errors.Is(err, fs.ErrNotExist) when there is none.
+	// Stat describes the object under key.
 	Stat(ctx context.Context, key string) (Info, error)
-	// Delete removes the object; deleting a missing key is not an error.
+	// Delete removes the object under key; deleting a missing key is not an
+	// error.
 	Delete(ctx context.Context, key string) error
-	// List yields the objects whose keys start with prefix, in byte order of key. With
-	// opts.Delimiter set (usually "/"), keys containing the delimiter after the prefix are
-	// grouped into one entry whose Key ends with the delimiter and whose IsDir is true.
-	// An object's Info holds its Key, Size, ETag and ModTime only, as S3 lists them;
-	// Stat reads the rest.
+	// List yields the objects whose keys start with prefix, in byte order of
+	// key; "" lists all. With opts.Delimiter set (usually "/"), keys
+	// containing the delimiter after the prefix are grouped into one entry
+	// whose Key ends with the delimiter and whose IsDir is true. An object's
+	// Info holds its Key, Size, ETag and ModTime only, as S3 lists them;
+	// Stat reads the rest. An error ends the sequence.
 	List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error]
-	// Copy copies src to dst inside the same storage, server-side where the backend can.
+	// Copy copies src to dst inside the same storage, with its attributes,
+	// server-side where the backend can. The error names the key at fault.
 	Copy(ctx context.Context, dst, src string) (Info, error)
 	// URL returns the object's public URL. It does no I/O.
 	URL(key string) (string, error)
 	// SignedURL returns a URL granting time-limited access to one object.
+	// Options are checked with [SignOptions.Validate].
 	SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error)
+	// Close releases what the Storage holds (open files, idle connections).
+	// Calls after Close may fail.
+	Close() error
+}
+
+// PrefixDeleter is implemented by a Storage that deletes every object under
+// a prefix faster than key by key. [DeletePrefix] calls it once it has
+// checked the prefix (never empty, always valid), as [fs.ReadFile] calls
+// [fs.ReadFileFS]; it returns how many objects it deleted, even on error.
+type PrefixDeleter interface {
+	Storage
+	DeletePrefix(ctx context.Context, prefix string) (deleted int, err error)
 }
 
 // Info describes an object, or a grouped prefix in a delimited listing.
@@ -131,6 +161,13 @@ type Reader struct {
 	closed atomic.Bool
 }
 
+// NewReader returns a Reader streaming body, for an object that info
+// describes. It is how a backend written outside this package answers Get
+// and GetRange; the Reader's Close closes body, once.
+func NewReader(body io.ReadCloser, info Info) *Reader {
+	return &Reader{body: body, info: info}
+}
+
 // Read reads the object's bytes. After Close it returns [fs.ErrClosed].
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.closed.Load() {
@@ -172,9 +209,17 @@ func (noObject) Is(target error) bool { return target == fs.ErrNotExist }
 // MaxKeyLen is the longest key, in bytes, that S3 accepts and so every backend.
 const MaxKeyLen = 1024
 
+// MaxSegmentLen is the longest segment of a key (the text between slashes),
+// in bytes: what a file name holds on common file systems, and what MinIO
+// accepts. AWS itself takes longer ones, but a key that one backend cannot
+// store would make moving objects between them fail half-way.
+const MaxSegmentLen = 255
+
 // ValidateKey reports whether key may name an object: valid UTF-8, 1 to
 // MaxKeyLen bytes, no control characters and no backslash, not starting or
-// ending with "/", and no empty, "." or ".." segments. The error wraps
+// ending with "/", and no empty, "." or ".." segments nor any longer than
+// MaxSegmentLen bytes. Every Storage in this package checks it before any
+// I/O; a backend written elsewhere should too. The error wraps
 // [ErrInvalidKey] and says which rule the key breaks.
 func ValidateKey(key string) error {
 	if reason := keyProblem(key); reason != "" {
@@ -233,18 +278,25 @@ func segmentProblem(seg string) string {
 	case ".", "..":
 		return "has a " + strconv.Quote(seg) + " segment"
 	}
+	if len(seg) > MaxSegmentLen {
+		return "has a segment longer than " + strconv.Itoa(MaxSegmentLen) + " bytes"
+	}
 	return ""
 }
 
-// validatePrefix checks a List or DeletePrefix prefix. A prefix is a key cut
-// short anywhere, so it is valid when some key starts with it: appending one
-// letter must make a valid key ("a/" and "a/." pass, "a//" and "../" do not).
-func validatePrefix(prefix string) error {
+// ValidatePrefix reports whether prefix may start a List or DeletePrefix
+// prefix. A prefix is a key cut short anywhere, so it is valid when some key
+// starts with it: appending one letter must make a valid key ("a/" and "a/."
+// pass, "a//" and "../" do not), and "" is valid. The error wraps
+// [ErrInvalidKey].
+func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	if len(prefix) == MaxKeyLen {
-		// Too long for more: only the key it is can start with it.
+	last := prefix[strings.LastIndexByte(prefix, '/')+1:]
+	if len(prefix) == MaxKeyLen || len(last) == MaxSegmentLen {
+		// Too long for one more letter: keys starting with it are the key
+		// it is, or that key and a slash and more.
 		if reason := keyProblem(prefix); reason != "" {
 			return fmt.Errorf("%w: prefix %s", ErrInvalidKey, reason)
 		}
@@ -256,29 +308,41 @@ func validatePrefix(prefix string) error {
 	return nil
 }
 
-// opError records a failed operation, the way fs.PathError does, so that every
-// message reads `storage: put "events/1/logo.png": …`.
-type opError struct {
-	op  string
-	key string
-	err error
+// OpError records a failed operation and the key it was given, the way
+// [fs.PathError] does for a path, so that every message reads
+// `storage: put "events/1/logo.png": …`. Every error a Storage in this
+// package returns for one key is an *OpError; errors.Is sees through it to
+// fs.ErrNotExist, fs.ErrPermission, fs.ErrInvalid or [ErrInvalidKey].
+// Backends written elsewhere should return it too:
+// [github.com/orga-server/storage/storagetest.Run]
+// checks that they do.
+type OpError struct {
+	// Op is the operation, as the method is named in lower case, words
+	// apart: "put", "get", "get range", "stat", "delete", "list", "copy",
+	// "url", "sign", "delete prefix".
+	Op  string
+	Key string // the key or prefix given; for Copy, the one at fault
+	Err error
 }
 
-func (e *opError) Error() string {
-	return "storage: " + e.op + " " + strconv.Quote(e.key) + ": " + e.err.Error()
+func (e *OpError) Error() string {
+	return "storage: " + e.Op + " " + strconv.Quote(e.Key) + ": " + e.Err.Error()
 }
 
-func (e *opError) Unwrap() error { return e.err }
+func (e *OpError) Unwrap() error { return e.Err }
 
+// wrapErr returns err as an *OpError for op and key, or err itself when it
+// already is one, so that a backend calling another layer's wrapped
+// function keeps the innermost, most precise, operation.
 func wrapErr(op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var already *opError
+	var already *OpError
 	if errors.As(err, &already) {
 		return err
 	}
-	return &opError{op: op, key: key, err: err}
+	return &OpError{Op: op, Key: key, Err: err}
 }
 
 // Exists reports whether an object is stored under key. A missing object is
@@ -294,22 +358,18 @@ func Exists(ctx context.Context, s Storage, key string) (bool, error) {
 	return false, err
 }
 
-// prefixDeleter is implemented by backends that delete a prefix faster than
-// key by key; DeletePrefix uses it, as fs.ReadFile uses fs.ReadFileFS.
-type prefixDeleter interface {
-	DeletePrefix(ctx context.Context, prefix string) (int, error)
-}
-
 // DeletePrefix deletes every object whose key starts with prefix and returns
 // how many it deleted. The prefix matches bytes, not segments: "events/4"
 // also matches "events/42/logo.png"; end it with "/" to delete a folder. An
 // empty prefix is refused with [ErrInvalidKey], so that no typo can empty a
-// whole bucket. On error, deleted counts the objects removed before it.
+// whole bucket. On error, deleted counts the objects removed before it. A
+// Storage that is a [PrefixDeleter] does the work; any other is listed and
+// deleted key by key.
 func DeletePrefix(ctx context.Context, s Storage, prefix string) (deleted int, err error) {
 	if err := checkDeletePrefix(prefix); err != nil {
 		return 0, wrapErr("delete prefix", prefix, err)
 	}
-	if pd, ok := s.(prefixDeleter); ok {
+	if pd, ok := s.(PrefixDeleter); ok {
 		return pd.DeletePrefix(ctx, prefix)
 	}
 	for info, err := range s.List(ctx, prefix, nil) {
@@ -329,7 +389,7 @@ func checkDeletePrefix(prefix string) error {
 	if prefix == "" {
 		return fmt.Errorf("%w: an empty prefix would delete everything", ErrInvalidKey)
 	}
-	return validatePrefix(prefix)
+	return ValidatePrefix(prefix)
 }
 
 // checkPut validates the arguments every backend's Put shares, before any
@@ -338,7 +398,7 @@ func checkPut(key string, opts *PutOptions) (*PutOptions, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, err
 	}
-	if err := checkPutOptions(opts); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if opts == nil {
@@ -347,9 +407,11 @@ func checkPut(key string, opts *PutOptions) (*PutOptions, error) {
 	return opts, nil
 }
 
-// checkPutOptions rejects attributes that S3 would refuse or that could split
-// an HTTP header, so that both backends accept exactly the same objects.
-func checkPutOptions(opts *PutOptions) error {
+// Validate reports whether Put accepts the options, as documented on
+// [PutOptions]; a nil *PutOptions is valid. The error wraps fs.ErrInvalid.
+// Every Storage in this package checks it before reading the body; a backend
+// written elsewhere should too, so that every backend keeps the same objects.
+func (opts *PutOptions) Validate() error {
 	if opts == nil {
 		return nil
 	}
@@ -364,7 +426,7 @@ func checkPutOptions(opts *PutOptions) error {
 			msg := fmt.Sprintf("%s %q must be printable ASCII, with no space at either end", h.name, h.value)
 			if h.name == "content disposition" {
 				// RFC 6266: a file name that is not ASCII goes in filename*.
-				msg += `; mime.FormatMediaType("attachment", map[string]string{"filename": name}) encodes any file name`
+				msg += `; a file name that is not ASCII goes in filename*=UTF-8''...`
 			}
 			return fmt.Errorf("%w: %s", fs.ErrInvalid, msg)
 		}

@@ -1,6 +1,34 @@
 package storage
 
-import "strings"
+import (
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+)
+
+// checkBaseURL reports whether value may begin the URLs a backend hands out
+// (or, for an endpoint, address its server): an http or https URL with a
+// host, or, when pathOK, an absolute path. Both backends check their URLs
+// here, so that neither prints a javascript: URL or a line break into a
+// page.
+func checkBaseURL(name, value string, pathOK bool) error {
+	want := "an http or https URL"
+	if pathOK {
+		want = "a path starting with / or " + want
+	}
+	parsed, err := url.Parse(value)
+	switch {
+	case err != nil || !isHeaderValue(value) || strings.Contains(value, " "):
+	case parsed.RawQuery != "" || parsed.Fragment != "" || strings.ContainsAny(value, "?#"):
+		return fmt.Errorf("%w: %s %q has a query or fragment, which would swallow the key", fs.ErrInvalid, name, value)
+	case (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "":
+		return nil
+	case pathOK && parsed.Scheme == "" && parsed.Host == "" && strings.HasPrefix(value, "/") && !strings.HasPrefix(value, "//"):
+		return nil
+	}
+	return fmt.Errorf("%w: %s %q is not %s", fs.ErrInvalid, name, value, want)
+}
 
 // escapeKey escapes key for use in a URL path: every byte but RFC 3986's
 // unreserved characters and the slashes between segments is percent-encoded.

@@ -387,7 +387,7 @@ func testMissing(t *testing.T, s storage.Storage) {
 		assert.False(t, ok, "exists %q", key)
 	}
 	_, err := s.Get(ctx, "events/1/missing.png")
-	assert.Contains(t, err.Error(), `storage: get "events/1/missing.png"`)
+	checkOpError(t, err, "get", "events/1/missing.png")
 	ok, err := storage.Exists(ctx, s, "events/1/logo.png")
 	assert.NoError(t, err)
 	assert.True(t, ok)
@@ -573,6 +573,7 @@ var InvalidKeys = map[string]string{
 	"DEL":                  "a\x7fb",
 	"C1 control":           "a\u0085b",
 	"too long":             strings.Repeat("a", storage.MaxKeyLen+1),
+	"segment too long":     "events/1/" + strings.Repeat("n", storage.MaxSegmentLen+1) + ".png",
 	"invalid UTF-8":        "a\xffb",
 	"trailing slash":       "a/",
 	"only slash":           "/",
@@ -588,9 +589,7 @@ func testInvalidKeys(t *testing.T, s storage.Storage) {
 			t.Helper()
 			assert.ErrorIs(t, err, storage.ErrInvalidKey, "%s: %s", name, op)
 			assert.ErrorIs(t, err, fs.ErrInvalid, "%s: %s", name, op)
-			if err != nil {
-				assert.True(t, strings.HasPrefix(err.Error(), "storage: "+op+" "), "%s: message %q names the operation", name, err)
-			}
+			checkOpError(t, err, op, key)
 		}
 		_, err := s.Put(ctx, key, strings.NewReader("x"), nil)
 		check("put", err)
@@ -644,7 +643,8 @@ var UnusualKeys = []string{
 func testUnusualKeys(t *testing.T, s storage.Storage) {
 	long := strings.Repeat(strings.Repeat("k", 99)+"/", 10) + strings.Repeat("z", storage.MaxKeyLen-1000)
 	require.Len(t, long, storage.MaxKeyLen)
-	unusual := append(slices.Clone(UnusualKeys), long)
+	longSegments := strings.Repeat("s", storage.MaxSegmentLen) + "/" + strings.Repeat("t", storage.MaxSegmentLen)
+	unusual := append(slices.Clone(UnusualKeys), long, longSegments)
 	for i, key := range unusual {
 		require.NoError(t, storage.ValidateKey(key), key)
 		data := payload(uint64(i), 100+i)
@@ -654,6 +654,7 @@ func testUnusualKeys(t *testing.T, s storage.Storage) {
 	got := keys(t, s, "", nil)
 	assert.ElementsMatch(t, unusual, got)
 	assert.Equal(t, []string{long}, keys(t, s, long, nil), "the longest key is a prefix too")
+	assert.Equal(t, []string{longSegments}, keys(t, s, longSegments, nil), "a key ending in the longest segment is a prefix too")
 	for _, err := range s.List(context.Background(), long+"x", nil) {
 		assert.ErrorIs(t, err, storage.ErrInvalidKey, "no key starts with a prefix longer than any key")
 	}
@@ -838,4 +839,17 @@ func testSignOptions(t *testing.T, s storage.Storage) {
 	u, err := s.SignedURL(ctx, "private/export.csv", &storage.SignOptions{Expires: 7 * 24 * time.Hour})
 	require.NoError(t, err)
 	assert.NotEmpty(t, u)
+}
+
+// checkOpError checks that err is an *storage.OpError naming op and key, as
+// every backend must return, so that callers can tell which call failed
+// and on what.
+func checkOpError(t *testing.T, err error, op, key string) {
+	t.Helper()
+	var opErr *storage.OpError
+	if !assert.ErrorAs(t, err, &opErr, "%s %q", op, key) {
+		return
+	}
+	assert.Equal(t, op, opErr.Op, "%q: the error's operation", key)
+	assert.Equal(t, key, opErr.Key, "%s: the error's key", op)
 }

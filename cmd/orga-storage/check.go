@@ -130,7 +130,7 @@ func configProblem(err error) (detail, fix string) {
 		return msg, "set STORAGE_DIR to a directory on a filesystem with user extended attributes (ext4, XFS, Btrfs, ZFS, tmpfs on Linux 6.6 or later)"
 	case strings.Contains(msg, "local directory"):
 		return msg, "set STORAGE_DIR to a directory this user can create and write"
-	case strings.Contains(msg, "S3 configuration"):
+	case strings.Contains(msg, "S3 configuration"), errors.Is(err, fs.ErrInvalid):
 		return msg, "correct the variable the message names (see the variables read, above)"
 	}
 	return msg, ""
@@ -281,7 +281,7 @@ func checkLocal(ctx context.Context, r *report, l *storage.Local) {
 	}
 
 	u, _ := l.URL("KEY")
-	r.info("URLs", fmt.Sprintf("objects get URLs like %s (STORAGE_URL %s); the application must serve the directory there, e.g. with (*storage.Local).Handler or `orga-storage serve`",
+	r.info("URLs", fmt.Sprintf("objects get URLs like %s (STORAGE_URL %s); the application must serve the directory there, e.g. with storage.Handler or `orga-storage serve`",
 		u, cmp.Or(urlVar, "unset: default /static/media/")))
 	if signingSet != "" {
 		r.info("signed URLs", "enabled: STORAGE_SIGNING_KEY is set")

@@ -565,7 +565,7 @@ func TestCheckBrokenConfig(t *testing.T) {
 		{"short signing key", cleanEnv("STORAGE_DIR="+t.TempDir(), "STORAGE_SIGNING_KEY=short"),
 			"FAIL  configuration: STORAGE_SIGNING_KEY is 5 bytes long; use at least 32 random bytes, e.g. from `openssl rand -hex 32`\n"},
 		{"bad S3 endpoint", cleanEnv(append(s3, "AWS_ENDPOINT_URL_S3=ftp://x")...),
-			"FAIL  configuration: S3 configuration: invalid argument: endpoint \"ftp://x\" is not an http or https URL\n" +
+			"FAIL  configuration: invalid argument: AWS_ENDPOINT_URL_S3 \"ftp://x\" is not an http or https URL\n" +
 				"      fix: correct the variable the message names (see the variables read, above)\n"},
 		{"secret with a line break", cleanEnv("BUCKET_NAME=b", "AWS_KEY=k", "AWS_SECRET=do-not-print-me\n"),
 			"FAIL  configuration: AWS_SECRET has white space at the start or end (a line break copied from a secrets file?)\n" +

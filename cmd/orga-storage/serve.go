@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/orga-server/storage"
@@ -16,7 +14,7 @@ import (
 func runServe(ctx context.Context, a *app, args []string) error {
 	flags := a.newFlags("serve", `
 Serve serves the objects of the local backend over HTTP, as orga-server
-does, with (*storage.Local).Handler mounted at the path of the objects' URLs
+does, with storage.Handler mounted at the path of the objects' URLs
 (STORAGE_URL, default /static/media/): GET and HEAD of public objects, and
 GET and PUT through signed URLs ("sign"). It is meant for development and
 for trying signed URLs; S3 serves its objects itself. It runs until
@@ -26,16 +24,12 @@ interrupted.`)
 	if err != nil {
 		return err
 	}
-	l, ok := st.(*storage.Local)
-	if !ok {
+	mount, h := storage.Handler(st)
+	if h == nil {
 		return errors.New("serve needs the local backend; S3 serves its objects itself (unset BUCKET_NAME, AWS_KEY and AWS_SECRET)")
 	}
-	mount, err := mountPath(l)
-	if err != nil {
-		return err
-	}
 	mux := http.NewServeMux()
-	mux.Handle(mount, l.Handler())
+	mux.Handle(mount, h)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -58,21 +52,4 @@ interrupted.`)
 		return err
 	}
 	return nil
-}
-
-// mountPath returns the path of l's base URL, ending in "/": where its
-// URLs put the objects.
-func mountPath(l *storage.Local) (string, error) {
-	parsed, err := url.Parse(l.BaseURL())
-	if err != nil {
-		return "", fmt.Errorf("STORAGE_URL: %w", err)
-	}
-	p := parsed.EscapedPath()
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	if !strings.HasSuffix(p, "/") {
-		p += "/"
-	}
-	return p, nil
 }

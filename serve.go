@@ -1,0 +1,44 @@
+package storage
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// server is implemented by a Storage whose objects the program must serve
+// itself, as *Local's are.
+type server interface {
+	Handler() http.Handler
+	BaseURL() string
+}
+
+// Handler returns what a program must serve for s's URLs to work: a handler
+// and the pattern to mount it at in an [http.ServeMux], the path of the
+// objects' URLs (e.g. "/static/media/"). It returns a nil handler for a
+// Storage whose objects are served elsewhere, as S3's are, so that a program
+// serves whatever [FromEnv] gave it with
+//
+//	if pattern, h := storage.Handler(s); h != nil {
+//		mux.Handle(pattern, h)
+//	}
+//
+// A Storage of another package needs serving when it has the methods
+// Handler() http.Handler and BaseURL() string, as [*Local] does.
+func Handler(s Storage) (pattern string, h http.Handler) {
+	srv, ok := s.(server)
+	if !ok {
+		return "", nil
+	}
+	p := srv.BaseURL()
+	if u, err := url.Parse(p); err == nil {
+		p = u.EscapedPath()
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p, srv.Handler()
+}
