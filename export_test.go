@@ -7,3 +7,8 @@ var MinIOConfig = minioConfig
 
 // OnFolderSync makes l call f with each folder it has synced.
 func OnFolderSync(l *Local, f func(dir string)) { l.synced = f }
+
+// ForcePortableAttrs makes l keep attributes in file headers, as on a file
+// system without extended attributes, and records so in its directory, so
+// that tests cover that mode on any file system.
+func ForcePortableAttrs(l *Local) error { return l.useHeaders() }

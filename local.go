@@ -27,8 +27,27 @@ type LocalOptions struct {
 
 // Local stores objects as files under one directory: the object "a/b.png" is
 // the file <dir>/a/b.png. Its attributes (content type, disposition, cache
-// control, metadata and ETag) live in an extended attribute of the same file,
-// so that one rename replaces data and attributes together.
+// control, metadata and ETag) live in the same file, so that one rename
+// replaces data and attributes together, in one of two places that NewLocal
+// chooses and [Local.Attributes] names:
+//
+//   - "extended attributes": an extended attribute of the file, where the
+//     file system keeps user extended attributes (ext4, XFS, Btrfs, ZFS,
+//     tmpfs on Linux 6.6 or later, APFS, UFS and ZFS on FreeBSD). The file
+//     holds the object's bytes and nothing else, so it can be served or
+//     backed up as it is (keeping the attributes needs cp -a or rsync -aX),
+//     and the Handler sends it straight from the file (sendfile).
+//   - "file headers": a header at the start of the file, before the
+//     object's bytes, on file systems without them (NFS before 4.2, SMB,
+//     vfat, exFAT, ramfs, older tmpfs) and on Windows. It costs a Put no
+//     extra write nor sync and a Stat one read of the file's first bytes;
+//     but the files are no longer the objects' bytes to other programs, and
+//     the Handler copies through a buffer instead of sendfile. A file
+//     .orga-storage\mode (a name no key can have) in the directory records
+//     this mode, so that the directory keeps it when reopened or copied.
+//
+// Reads accept both forms whatever the mode, and a file without either, as
+// copied in by hand, gets attributes derived from its name.
 //
 // Put writes a temporary file beside the target, syncs it, renames it into
 // place and syncs the directory: when Put returns, the object survives a
@@ -39,17 +58,17 @@ type LocalOptions struct {
 // mid-Put leaves one behind, which Cleanup removes.
 //
 // Files are written through an [os.Root] and read through openat2 with
-// RESOLVE_BENEATH (the os.Root where the kernel lacks it), so no key and no
-// symbolic link inside the directory reaches a file outside it. Local is
-// safe for concurrent use, also by several processes sharing the directory.
-// It needs Linux and a filesystem with user extended attributes (ext4, XFS,
-// Btrfs, ZFS, tmpfs on Linux 6.6 or later); elsewhere NewLocal fails.
+// RESOLVE_BENEATH (the os.Root where the kernel lacks it, and on other
+// systems), so no key and no symbolic link inside the directory reaches a
+// file outside it. Local is safe for concurrent use, also by several
+// processes sharing the directory.
 type Local struct {
 	root       *os.Root
 	files      beneath // opens objects for reading in one system call
 	dir        string
 	baseURL    string
 	signingKey Secret
+	mode       attrMode         // where Put keeps attributes
 	synced     func(dir string) // tests only: called after each folder sync
 
 	// makingFolders counts the mkdirAll calls in progress: see createTemp.
@@ -62,10 +81,14 @@ var (
 )
 
 // NewLocal returns a Local storing objects under dir, which it creates if
-// missing. It fails when dir cannot be created or its filesystem does not
-// keep extended attributes. A dir this process may not write to (a read-only
-// mount, say) is accepted: reads work, and writes fail with the filesystem's
-// error, such as [fs.ErrPermission] or EROFS. A SigningKey shorter than 32
+// missing, with attributes in extended attributes where dir's file system
+// keeps them and in file headers elsewhere (see [Local]). It fails when dir
+// cannot be created, when its file system fails to set an extended
+// attribute for another reason than lacking them (a full disk, say), and
+// when dir records an attribute mode this build does not know. A dir this
+// process may not write to (a read-only mount, say) is accepted: reads work,
+// and writes fail with the filesystem's error, such as [fs.ErrPermission] or
+// EROFS. A SigningKey shorter than 32
 // bytes is refused with an error wrapping [fs.ErrInvalid], and so is a
 // BaseURL that is neither a path starting with "/" nor an http or https URL,
 // or that has a query or a fragment.
@@ -92,7 +115,7 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
 	l := &Local{root: root, files: newBeneath(root, dir), dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey}
-	if err := l.probeAttrs(); err != nil {
+	if err := l.chooseAttrMode(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)
 	}
@@ -106,11 +129,13 @@ func (l *Local) String() string { return description(l.view()) }
 func (l *Local) MarshalJSON() ([]byte, error) { return json.Marshal(l.view()) }
 
 type localView struct {
-	Dir, BaseURL string
-	SigningKey   Secret
+	Dir, BaseURL, Attributes string
+	SigningKey               Secret
 }
 
-func (l *Local) view() localView { return localView{l.dir, l.baseURL, l.signingKey} }
+func (l *Local) view() localView {
+	return localView{l.dir, l.baseURL, l.mode.String(), l.signingKey}
+}
 
 // Close releases the directory. The Local must not be used afterwards.
 func (l *Local) Close() error {
@@ -124,6 +149,10 @@ func (l *Local) Dir() string { return l.dir }
 // BaseURL returns what URL puts before an escaped key, e.g. "/static/media/".
 func (l *Local) BaseURL() string { return l.baseURL }
 
+// Attributes says where Put keeps the objects' attributes: "extended
+// attributes" or "file headers". See [Local].
+func (l *Local) Attributes() string { return l.mode.String() }
+
 // open opens the object under key, with its attributes.
 func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 	if err := ValidateKey(key); err != nil {
@@ -133,7 +162,7 @@ func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 	if err != nil {
 		return nil, localAttrs{}, nil, openErr(err)
 	}
-	attrs, fi, err := readAttrs(f, key)
+	attrs, fi, err := readAttrs(l.mode, f, key)
 	if err != nil {
 		f.Close()
 		return nil, localAttrs{}, nil, err
@@ -144,7 +173,7 @@ func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 // describe returns the Info of the object under key, a valid key. Stat and
 // List need no reader, so the file is not opened as an *os.File.
 func (l *Local) describe(key string) (Info, error) {
-	attrs, fi, err := l.files.describe(key)
+	attrs, fi, err := l.files.describe(l.mode, key)
 	if err != nil {
 		return Info{}, openErr(err)
 	}
@@ -200,7 +229,7 @@ func (l *Local) getRange(ctx context.Context, key string, offset, length int64) 
 	}
 	// Objects are replaced by rename, never written in place, so the size
 	// fstat gave is final: stopping there spares the read that finds the end.
-	body := io.NewSectionReader(f, min(offset, info.Size), remaining)
+	body := io.NewSectionReader(f, attrs.dataStart+min(offset, info.Size), remaining)
 	return &Reader{body: &fileBody{ctx: ctx, r: body, f: f}, info: info}, nil
 }
 
@@ -315,6 +344,9 @@ func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 		return Info{}, wrapErr("copy", src, err)
 	}
 	defer f.Close()
+	if _, err := f.Seek(attrs.dataStart, io.SeekStart); err != nil {
+		return Info{}, wrapErr("copy", src, plainErr(err))
+	}
 	// Unwrapped, the *os.File lets the kernel copy (copy_file_range, reflinks).
 	out, err := l.write(ctx, dst, f, attrs, nil)
 	return out, wrapErr("copy", dst, err)

@@ -207,23 +207,108 @@ func TestLocalReadOnlyDirectory(t *testing.T) {
 	assert.Equal(t, "logo", readObject(t, l, "events/1/logo.png"), "the object is untouched")
 }
 
-// TestLocalRefusesFilesystemWithoutAttributes: NewLocal fails at startup on
-// a filesystem that keeps no extended attributes (ramfs), writable or
-// mounted read-only, rather than have every Put fail later.
-func TestLocalRefusesFilesystemWithoutAttributes(t *testing.T) {
+// TestLocalOnRamfs: on a file system without user extended attributes
+// (ramfs), NewLocal keeps attributes in file headers, also read-only, and
+// the conformance suite, the crash test, the Handler's tests and the test
+// of concurrent readers pass there unchanged, in the mode its probe chose.
+// A directory copied with cp -a between ramfs and a file system with
+// extended attributes stays readable in both directions.
+func TestLocalOnRamfs(t *testing.T) {
 	if asRootInUserNamespace(t) {
 		return
 	}
+	ctx := context.Background()
 	dir := mountForTest(t, "ramfs", "")
-	_, err := storage.NewLocal(dir, nil)
-	require.ErrorIs(t, err, errors.ErrUnsupported)
-	assert.ErrorContains(t, err, "does not keep extended attributes")
-	assert.Empty(t, filesUnder(t, dir), "the probe leaves nothing behind")
+	l, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "file headers", l.Attributes())
+	assert.Contains(t, l.String(), "Attributes:file headers")
+	put, err := l.Put(ctx, "events/1/talk.pdf", strings.NewReader("%PDF"), &storage.PutOptions{Metadata: map[string]string{"owner": "7"}})
+	require.NoError(t, err)
+	l.Close()
+
+	// To a file system with extended attributes, and back.
+	there := filepath.Join(blockBackedDir(t), "copy")
+	out, err := exec.Command("cp", "-a", dir, there).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	copied, err := storage.NewLocal(there, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "file headers", copied.Attributes(), "the copy keeps the mode it was written in")
+	info, err := copied.Stat(ctx, "events/1/talk.pdf")
+	require.NoError(t, err)
+	assert.Equal(t, put, info)
+	assert.Equal(t, "%PDF", readObject(t, copied, "events/1/talk.pdf"))
+	copied.Close()
+
+	withXattrs := newLocal(t)
+	require.Equal(t, "extended attributes", withXattrs.Attributes())
+	_, err = withXattrs.Put(ctx, "logo.png", strings.NewReader("png"), &storage.PutOptions{Metadata: map[string]string{"owner": "7"}})
+	require.NoError(t, err)
+	back := filepath.Join(dir, "from-xattrs")
+	out, err = exec.Command("cp", "-a", withXattrs.Dir(), back).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	onRamfs, err := storage.NewLocal(back, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "file headers", onRamfs.Attributes())
+	info, err = onRamfs.Stat(ctx, "logo.png")
+	require.NoError(t, err, "cp -a could not keep the attributes, but the object reads")
+	assert.Equal(t, "image/png", info.ContentType)
+	assert.Equal(t, "png", readObject(t, onRamfs, "logo.png"))
+	onRamfs.Close()
 
 	require.NoError(t, unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""))
-	_, err = storage.NewLocal(dir, nil)
-	require.ErrorIs(t, err, errors.ErrUnsupported, "read-only")
-	assert.ErrorContains(t, err, "does not keep extended attributes", "read-only")
+	ro, err := storage.NewLocal(dir, nil)
+	require.NoError(t, err, "read-only")
+	assert.Equal(t, "file headers", ro.Attributes(), "read-only")
+	assert.Equal(t, "%PDF", readObject(t, ro, "events/1/talk.pdf"), "read-only")
+	ro.Close()
+
+	// A fresh ramfs for the tests' temporary folders, so that each Local
+	// they make gets the mode the probe chooses on it.
+	rerunTests(t, modeTests, []string{"TMPDIR=" + mountForTest(t, "ramfs", ""), attrModeVar + "=probed headers"}, modeMustPass...)
+}
+
+// TestLocalReadsEitherMode: objects written in one mode read whole, with
+// their attributes, in the other, so that a directory changed from one
+// mode to the other (or its mode file lost) stays readable.
+func TestLocalReadsEitherMode(t *testing.T) {
+	ctx := context.Background()
+	l := newLocal(t)
+	require.Equal(t, "extended attributes", l.Attributes())
+	opts := &storage.PutOptions{ContentType: "application/x-keynote", Metadata: map[string]string{"owner": "7"}}
+	inXattr, err := l.Put(ctx, "x.key", strings.NewReader("in xattr"), opts)
+	require.NoError(t, err)
+	require.NoError(t, storage.ForcePortableAttrs(l))
+	inHeader, err := l.Put(ctx, "h.key", strings.NewReader("in header"), opts)
+	require.NoError(t, err)
+	var size int
+	_, err = unix.Getxattr(filepath.Join(l.Dir(), "h.key"), "user.orga-storage", nil)
+	assert.ErrorIs(t, err, unix.ENODATA, "a header-mode Put sets no extended attribute")
+
+	check := func(l *storage.Local) {
+		t.Helper()
+		for key, want := range map[string]storage.Info{"x.key": inXattr, "h.key": inHeader} {
+			info, err := l.Stat(ctx, key)
+			require.NoError(t, err)
+			assert.Equal(t, want, info, "%s in %s", key, l.Attributes())
+		}
+		assert.Equal(t, "in xattr", readObject(t, l, "x.key"))
+		assert.Equal(t, "in header", readObject(t, l, "h.key"))
+		size = 0
+		for info, err := range l.List(ctx, "", nil) {
+			require.NoError(t, err)
+			size += int(info.Size)
+		}
+		assert.Equal(t, len("in xattr")+len("in header"), size)
+	}
+	check(l)
+	l.Close()
+	require.NoError(t, os.Remove(filepath.Join(l.Dir(), modeFile)))
+	reopened, err := storage.NewLocal(l.Dir(), nil)
+	require.NoError(t, err)
+	defer reopened.Close()
+	assert.Equal(t, "extended attributes", reopened.Attributes())
+	check(reopened)
 }
 
 // localOnTmpfs returns a Local on a new tmpfs mounted with options, and the

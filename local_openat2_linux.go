@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -77,13 +78,13 @@ func (b beneath) openat2fd(name string) (int, error) {
 // of its file. It keeps the descriptor to itself: an *os.File would cost
 // every Stat, and every object List yields, one more system call (os.NewFile
 // asks the kernel whether the descriptor is non-blocking).
-func (b beneath) describe(key string) (localAttrs, fs.FileInfo, error) {
+func (b beneath) describe(mode attrMode, key string) (localAttrs, fs.FileInfo, error) {
 	if b.fd < 0 {
-		return describeInRoot(b.root, key)
+		return describeInRoot(mode, b.root, key)
 	}
 	fd, err := b.openat2fd(key)
 	if errors.Is(err, unix.EAGAIN) { // see open
-		return describeInRoot(b.root, key)
+		return describeInRoot(mode, b.root, key)
 	}
 	if err != nil {
 		return localAttrs{}, nil, err
@@ -94,8 +95,19 @@ func (b beneath) describe(key string) (localAttrs, fs.FileInfo, error) {
 		return localAttrs{}, nil, err
 	}
 	fi := statInfo{name: path.Base(key), st: &st}
-	attrs, err := attrsOf(fd, key, fi)
+	attrs, err := attrsOf(mode, fd, fdReader(fd), key, fi)
 	return attrs, fi, err
+}
+
+// fdReader reads a file by its descriptor, for the header of describe's.
+type fdReader int
+
+func (fd fdReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := unix.Pread(int(fd), p, off)
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // statInfo is the fs.FileInfo of an fstat.

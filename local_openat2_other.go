@@ -14,8 +14,8 @@ func newBeneath(root *os.Root, _ string) beneath { return beneath{root} }
 
 func (b beneath) open(name string) (*os.File, error) { return b.root.Open(name) }
 
-func (b beneath) describe(key string) (localAttrs, fs.FileInfo, error) {
-	return describeInRoot(b.root, key)
+func (b beneath) describe(mode attrMode, key string) (localAttrs, fs.FileInfo, error) {
+	return describeInRoot(mode, b.root, key)
 }
 
 func (b beneath) close() {}

@@ -20,7 +20,8 @@ import (
 )
 
 // filesUnder lists every file below dir, temporary ones included, as paths
-// relative to dir.
+// relative to dir; all but the file that records the file-header mode,
+// which every directory in that mode holds.
 func filesUnder(t *testing.T, dir string) []string {
 	t.Helper()
 	files := []string{}
@@ -28,7 +29,7 @@ func filesUnder(t *testing.T, dir string) []string {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() {
+		if !d.IsDir() && p != filepath.Join(dir, modeFile) {
 			rel, _ := filepath.Rel(dir, p)
 			files = append(files, rel)
 		}

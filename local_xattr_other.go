@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd
 
 package storage
 
@@ -8,9 +8,9 @@ import (
 	"os"
 )
 
-// Local keeps attributes in Linux extended attributes; elsewhere NewLocal
-// fails with this error rather than lose them.
-var errNoAttr = fmt.Errorf("extended attributes are supported on Linux only: %w", errors.ErrUnsupported)
+// errNoAttr reports that Local knows no extended attributes here: NewLocal
+// keeps attributes in file headers instead.
+var errNoAttr = fmt.Errorf("extended attributes are supported on Linux, macOS and FreeBSD only: %w", errors.ErrUnsupported)
 
 func setAttr(*os.File, string, []byte) error { return errNoAttr }
 func getAttr(int, string) ([]byte, error)    { return nil, errNoAttr }

@@ -234,7 +234,11 @@ func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string) {
 		// server ignore Range and send the whole object.
 		r.Header.Del("Range")
 	}
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	var content io.ReadSeeker = f // the *os.File itself lets the kernel send it (sendfile)
+	if attrs.dataStart > 0 {
+		content = io.NewSectionReader(f, attrs.dataStart, fi.Size()-attrs.dataStart)
+	}
+	http.ServeContent(w, r, "", fi.ModTime(), content)
 }
 
 // maxRangeHeader is the longest Range header the Handler honours: room for

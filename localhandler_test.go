@@ -52,6 +52,7 @@ func newMediaFixture(t testing.TB, opts *storage.LocalOptions) *mediaFixture {
 	l, err := storage.NewLocal(fx.dir, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
+	setUpAttrMode(t, l)
 	fx.l = l
 	// Links that would lead out of the root, were they followed.
 	require.NoError(t, os.Symlink("../secret.txt", filepath.Join(fx.dir, "link.txt")))
@@ -480,6 +481,7 @@ func TestHandlerUnusualKeys(t *testing.T) {
 func TestHandlerAbsoluteBaseURL(t *testing.T) {
 	l, err := storage.NewLocal(t.TempDir(), &storage.LocalOptions{BaseURL: "https://cdn.example.com/media/files/"})
 	require.NoError(t, err)
+	setUpAttrMode(t, l)
 	defer l.Close()
 	_, err = l.Put(context.Background(), "a/b c.txt", strings.NewReader("cdn"), nil)
 	require.NoError(t, err)

@@ -44,6 +44,10 @@ func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 	}, func() string { return `"` + hex.EncodeToString(sum.Sum(nil)) + `"` })
 }
 
+// etagRoom holds the place of an MD5 ETag in a header written before the
+// data: it encodes to as many bytes as any MD5 does (see encode).
+const etagRoom = `"00000000000000000000000000000000"`
+
 // write stores src under key with attrs, atomically and durably. When etag
 // is not nil, the object's ETag is what it returns once src is read.
 func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs localAttrs, etag func() string) (Info, error) {
@@ -70,6 +74,20 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 		}
 	}()
 
+	attrs.dataStart = 0
+	if l.mode == inHeader {
+		// In the file the rename publishes: no reader can pair these
+		// attributes with other bytes. An MD5 ETag is known once the data
+		// is written: its room is kept, and the header written again then.
+		if etag != nil {
+			attrs.ETag = etagRoom
+		}
+		h := header(attrs.encode(key))
+		if _, err := f.Write(h); err != nil {
+			return Info{}, fmt.Errorf("keep attributes: %w", plainErr(err))
+		}
+		attrs.dataStart = int64(len(h))
+	}
 	if _, err := copyData(f, src); err != nil {
 		return Info{}, plainErr(err)
 	}
@@ -77,12 +95,26 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 		attrs.ETag = etag()
 	}
 	encoded := attrs.encode(key)
-	if err := setAttr(f, attrName, encoded); err != nil {
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.E2BIG) {
-			// ext4 keeps an attribute in one block: about 4 KB.
-			return Info{}, fmt.Errorf("keep attributes of %d bytes (the disk is full, or its file system holds no attributes this large): %w", len(encoded), plainErr(err))
+	switch l.mode {
+	case inHeader:
+		if etag == nil {
+			break
 		}
-		return Info{}, fmt.Errorf("keep attributes: %w", plainErr(err))
+		h := header(encoded)
+		if int64(len(h)) != attrs.dataStart {
+			return Info{}, fmt.Errorf("keep attributes: the ETag %s does not fit the room kept for it", attrs.ETag)
+		}
+		if _, err := f.WriteAt(h, 0); err != nil {
+			return Info{}, fmt.Errorf("keep attributes: %w", plainErr(err))
+		}
+	case inXattr:
+		if err := setAttr(f, attrName, encoded); err != nil {
+			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.E2BIG) {
+				// ext4 keeps an attribute in one block: about 4 KB.
+				return Info{}, fmt.Errorf("keep attributes of %d bytes (the disk is full, or its file system holds no attributes this large): %w", len(encoded), plainErr(err))
+			}
+			return Info{}, fmt.Errorf("keep attributes: %w", plainErr(err))
+		}
 	}
 	if err := f.Sync(); err != nil {
 		return Info{}, plainErr(err)

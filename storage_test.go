@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -19,7 +20,28 @@ func newLocal(t *testing.T) *storage.Local {
 	l, err := storage.NewLocal(t.TempDir(), &storage.LocalOptions{SigningKey: storage.NewSecret("conformance-signing-key-32-bytes")})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
+	setUpAttrMode(t, l)
 	return l
+}
+
+// attrModeVar names the attribute mode that a test running this binary
+// again (see rerunInMode) asks of every Local the tests make: "headers"
+// forces file headers, "probed headers" requires the probe to have chosen
+// them.
+const attrModeVar = "STORAGE_TEST_ATTRS"
+
+// setUpAttrMode gives l the attribute mode attrModeVar asks for.
+func setUpAttrMode(t testing.TB, l *storage.Local) {
+	t.Helper()
+	switch mode := os.Getenv(attrModeVar); mode {
+	case "":
+	case "headers":
+		require.NoError(t, storage.ForcePortableAttrs(l))
+	case "probed headers":
+		require.Equal(t, "file headers", l.Attributes(), "the mode NewLocal chose for %s", l.Dir())
+	default:
+		t.Fatalf("%s=%q: want headers or probed headers", attrModeVar, mode)
+	}
 }
 
 func TestLocalConformance(t *testing.T) {

@@ -127,7 +127,9 @@ func configProblem(err error) (detail, fix string) {
 		detail, _, _ = strings.Cut(msg, "; remove it")
 		return detail, "remove the white space from the variable named"
 	case strings.Contains(msg, "extended attributes"):
-		return msg, "set STORAGE_DIR to a directory on a filesystem with user extended attributes (ext4, XFS, Btrfs, ZFS, tmpfs on Linux 6.6 or later)"
+		return msg, "check the disk holding STORAGE_DIR (a full disk or an I/O error), or set STORAGE_DIR to a directory on another one"
+	case strings.Contains(msg, "attribute mode"):
+		return msg, "use the orga-storage build that wrote STORAGE_DIR, or restore its mode file from a backup"
 	case strings.Contains(msg, "local directory"):
 		return msg, "set STORAGE_DIR to a directory this user can create and write"
 	case strings.Contains(msg, "S3 configuration"), errors.Is(err, fs.ErrInvalid):
@@ -256,7 +258,12 @@ func checkLocal(ctx context.Context, r *report, l *storage.Local) {
 		}
 	}
 	dir := l.Dir()
-	r.pass("directory", dir+" exists (keeps extended attributes, which hold content types and metadata)")
+	r.pass("directory", dir+" exists")
+	if l.Attributes() == "file headers" {
+		r.pass("attributes", "file headers: content types and metadata are kept in a header at the start of each object's file, as this file system keeps no extended attributes (or the directory was written so)")
+	} else {
+		r.pass("attributes", "extended attributes: content types and metadata are kept in an extended attribute of each object's file")
+	}
 	if fsType, err := filesystemType(dir); err != nil {
 		r.info("filesystem", "unknown: "+err.Error())
 	} else {

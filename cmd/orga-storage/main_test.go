@@ -508,6 +508,11 @@ func TestCheckLocal(t *testing.T) {
 	assert.Regexp(t, `(?m)^  STORAGE_SIGNING_KEY +\[redacted\]$`, out)
 	assert.NotContains(t, out, "0123456789abcdef", "a secret must never be printed")
 	assert.Regexp(t, `(?m)^PASS  directory: /.*/media`, out)
+	if runtime.GOOS == "linux" {
+		assert.Regexp(t, `(?m)^PASS  attributes: extended attributes: `, out)
+	} else {
+		assert.Regexp(t, `(?m)^PASS  attributes: (extended attributes|file headers): `, out)
+	}
 	assert.Regexp(t, `(?m)^PASS  filesystem: .* is on [a-z0-9]+`, out)
 	for _, step := range []string{"write (put)", "read (get)", "delete"} {
 		assert.Regexp(t, `(?m)^PASS  `+regexp.QuoteMeta(step)+`: `, out)
@@ -516,6 +521,17 @@ func TestCheckLocal(t *testing.T) {
 	assert.NotContains(t, out, "FAIL")
 	assert.Contains(t, out, "All required checks passed.")
 	assert.Empty(t, ok(t, env, "", "ls", "-r"), "the probe object is removed")
+
+	t.Run("file headers", func(t *testing.T) {
+		// A directory written where no extended attributes are kept.
+		dir := filepath.Join(t.TempDir(), "media")
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, `.orga-storage\mode`), []byte("attributes: file headers\n"), 0o644))
+		r := run(t, cleanEnv("STORAGE_DIR="+dir), "", "check")
+		require.Equal(t, 0, r.code, r.stdout)
+		assert.Regexp(t, `(?m)^PASS  attributes: file headers: `, r.stdout)
+		assert.Contains(t, r.stdout, "All required checks passed.")
+	})
 
 	t.Run("not writable", func(t *testing.T) {
 		if os.Geteuid() == 0 {
