@@ -161,3 +161,11 @@ func TestFromEnvErrorIsNilStorage(t *testing.T) {
 		assert.True(t, st == nil, "%s: FromEnv returned %#v with its error", name, st)
 	}
 }
+
+// TestUnknownACLListsKnown: a mistyped STORAGE_ACL is answered with the
+// values that would do.
+func TestUnknownACLListsKnown(t *testing.T) {
+	_, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret("secret-value"), ACL: "public"})
+	require.ErrorIs(t, err, fs.ErrInvalid)
+	assert.Contains(t, err.Error(), `unknown canned ACL "public"; the canned ACLs are private, public-read, public-read-write, authenticated-read`)
+}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,12 +220,12 @@ func checkS3Config(cfg S3Config) error {
 		}
 	}
 	if cfg.ACL != "" {
-		known := false
+		var known []string
 		for _, acl := range types.ObjectCannedACL("").Values() {
-			known = known || string(acl) == cfg.ACL
+			known = append(known, string(acl))
 		}
-		if !known {
-			return fmt.Errorf("%w: unknown canned ACL %q", fs.ErrInvalid, cfg.ACL)
+		if !slices.Contains(known, cfg.ACL) {
+			return fmt.Errorf("%w: unknown canned ACL %q; the canned ACLs are %s", fs.ErrInvalid, cfg.ACL, strings.Join(known, ", "))
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -454,9 +455,22 @@ func minioConfig(t *testing.T) S3Config {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg + " (CI=true: the S3 tests must run)")
 		}
+		minioSkips.Add(1)
 		t.Skip(msg)
 	}
 	return cfg
+}
+
+// minioSkips counts the tests skipped for want of a MinIO server, which
+// TestMain sums up in one line: a skip alone shows only under -v.
+var minioSkips atomic.Int32
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if n := minioSkips.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "storage: %d tests skipped: no MinIO server; run scripts/test, or `scripts/minio start` and source .minio/env, to run them\n", n)
+	}
+	os.Exit(code)
 }
 
 // TestS3ACLHeaders checks the canned ACL each request carries: the

@@ -144,6 +144,9 @@ func (a *app) main(ctx context.Context, args []string) int {
 		case errors.As(err, &ue):
 			fmt.Fprintf(a.stderr, "orga-storage %s: %s (see orga-storage %s --help)\n", name, ue.msg, name)
 			return 2
+		case errors.Is(err, storage.ErrInvalidKey):
+			fmt.Fprintf(a.stderr, "orga-storage %s: %s\n", name, message(err))
+			return 2
 		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 			fmt.Fprintf(a.stderr, "orga-storage %s: interrupted\n", name)
 			return 1
@@ -166,11 +169,22 @@ func message(err error) string {
 // objectError returns err, or for a missing object a plain message: the
 // backends' own texts for it differ ("openat: no such file or directory"
 // on the local disk).
-func objectError(err error, key string) error {
+func objectError(ctx context.Context, st storage.Storage, err error, key string) error {
 	if errors.Is(err, fs.ErrNotExist) {
+		if isFolder(ctx, st, key) {
+			return fmt.Errorf("no object %q: it is a folder (\"orga-storage ls %s/\" lists it)", key, key)
+		}
 		return fmt.Errorf("no object %q", key)
 	}
 	return err
+}
+
+// isFolder reports whether objects are stored under key followed by "/".
+func isFolder(ctx context.Context, st storage.Storage, key string) bool {
+	for _, err := range st.List(ctx, key+"/", nil) {
+		return err == nil
+	}
+	return false
 }
 
 func (a *app) usage(w io.Writer) {
@@ -220,7 +234,7 @@ func (a *app) newFlags(name, doc string) *flagSet {
 				first = false
 			}
 			arg, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(w, "  --%s", f.Name)
+			fmt.Fprintf(w, "  %s", dashed(f.Name))
 			if arg != "" {
 				fmt.Fprintf(w, " %s", arg)
 			}
@@ -245,7 +259,7 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 				fs.help()
 				return nil, err
 			}
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{flagError(err)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -257,6 +271,27 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// dashed returns a flag's name as the help and errors spell it: -r, --json.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// flagError rewrites the flag package's messages, which spell every flag
+// with one dash as Go programs do, in the spelling of this command's help.
+func flagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag " + dashed(name)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "flag " + dashed(name) + " needs an argument"
+	}
+	return msg
 }
 
 // parseN is parse for a command taking between min and max positional

@@ -421,7 +421,7 @@ func TestGetErrorNamesFile(t *testing.T) {
 func TestRemoveChecksEveryKeyFirst(t *testing.T) {
 	env := localEnv(t)
 	ok(t, env, "x", "put", "-", "x/a")
-	line := failsWith(t, 1, env, "rm", "x/a", "x//b")
+	line := failsWith(t, 2, env, "rm", "x/a", "x//b")
 	assert.Equal(t, `orga-storage rm: key "x//b": invalid key: has an empty segment (//)`, line)
 	assert.Contains(t, ok(t, env, "", "ls", "-r"), "x/a", "nothing removed")
 }
@@ -612,17 +612,22 @@ func TestErrors(t *testing.T) {
 		{[]string{"stat", "missing.txt"}, 1, `orga-storage stat: no object "missing.txt"`},
 		{[]string{"cp", "missing.txt", "b.txt"}, 1, `orga-storage cp: no object "missing.txt"`},
 		{[]string{"put", "no-such-file", "a.txt"}, 1, `orga-storage put: open no-such-file: no such file or directory`},
-		{[]string{"put", "-", "/a.txt"}, 1, `orga-storage put: key "/a.txt": invalid key: starts with a slash`},
-		{[]string{"url", "a//b"}, 1, `orga-storage url: url "a//b": invalid key: has an empty segment (//)`},
-		{[]string{"rm", "-r", ""}, 1, `orga-storage rm: delete prefix "": invalid key: an empty prefix would delete everything`},
 		{[]string{"serve", "--addr", "256.0.0.1:1"}, 1, ""},
+
+		// An invalid key is a mistake in the command line, as a bad flag is.
+		{[]string{"put", "-", "/a.txt"}, 2, `orga-storage put: key "/a.txt": invalid key: starts with a slash`},
+		{[]string{"url", "a//b"}, 2, `orga-storage url: url "a//b": invalid key: has an empty segment (//)`},
+		{[]string{"rm", "-r", ""}, 2, `orga-storage rm: delete prefix "": invalid key: an empty prefix would delete everything`},
+		{[]string{"rm", "events/9/"}, 2, `orga-storage rm: key "events/9/": invalid key: ends with a slash; "orga-storage rm -r events/9/" removes every object under it`},
 
 		{[]string{}, 2, "orga-storage: missing command, one of put, get, ls, rm, cp, stat, url, sign, check, serve (see orga-storage --help)"},
 		{[]string{"frobnicate"}, 2, `orga-storage: unknown command "frobnicate" (see orga-storage --help)`},
 		{[]string{"put", "a.txt"}, 2, `orga-storage put: want FILE and KEY, got 1 argument (see orga-storage put --help)`},
 		{[]string{"get"}, 2, `orga-storage get: want KEY and an optional FILE, got 0 arguments (see orga-storage get --help)`},
 		{[]string{"ls", "a", "b"}, 2, ""},
-		{[]string{"ls", "--long"}, 2, `orga-storage ls: flag provided but not defined: -long (see orga-storage ls --help)`},
+		{[]string{"ls", "--long"}, 2, `orga-storage ls: unknown flag --long (see orga-storage ls --help)`},
+		{[]string{"ls", "-x"}, 2, `orga-storage ls: unknown flag -x (see orga-storage ls --help)`},
+		{[]string{"sign", "a.txt", "--expires"}, 2, `orga-storage sign: flag --expires needs an argument (see orga-storage sign --help)`},
 		{[]string{"rm"}, 2, ""},
 		{[]string{"rm", "-r", "a/", "b/"}, 2, ""},
 		{[]string{"put", "--meta", "novalue", "-", "a"}, 2, ""},
@@ -641,11 +646,30 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestFolderHints: a folder key given where an object's is wanted says
+// what it is and what the user probably meant.
+func TestFolderHints(t *testing.T) {
+	env := localEnv(t)
+	ok(t, env, "x", "put", "-", "events/9/a.txt")
+	assert.Equal(t, `orga-storage get: no object "events/9": it is a folder ("orga-storage ls events/9/" lists it)`,
+		failsWith(t, 1, env, "get", "events/9"))
+	assert.Equal(t, `orga-storage stat: no object "events/9": it is a folder ("orga-storage ls events/9/" lists it)`,
+		failsWith(t, 1, env, "stat", "events/9"))
+	assert.Equal(t, `orga-storage rm: "events/9" is a folder, not an object: "orga-storage rm -r events/9/" removes every object under it`,
+		failsWith(t, 1, env, "rm", "events/9"))
+	assert.Contains(t, ok(t, env, "", "ls", "-r"), "events/9/a.txt", "nothing removed")
+	ok(t, env, "", "rm", "events/9/a.txt", "events/9/gone.txt")
+	assert.Empty(t, ok(t, env, "", "ls", "-r"))
+}
+
 func TestHelp(t *testing.T) {
 	env := localEnv(t)
 	top := ok(t, env, "", "--help")
 	assert.Contains(t, top, "usage: orga-storage COMMAND")
 	assert.Equal(t, top, ok(t, env, "", "help"))
+	ls := ok(t, env, "", "ls", "--help")
+	assert.Contains(t, ls, "\n  -r\n", "a one-letter flag is shown as usage spells it")
+	assert.Contains(t, ls, "\n  --json\n")
 	for _, c := range commands() {
 		for _, flag := range []string{"--help", "-h"} {
 			out := ok(t, env, "", c.name, flag)
@@ -738,12 +762,33 @@ func TestMeter(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, int64(len(data)), n)
 			if tt.drawn {
-				assert.Contains(t, stderr.String(), "put big.bin")
+				assert.Contains(t, stderr.String(), "put big.bin  ")
+				if tt.size > 0 {
+					assert.Contains(t, stderr.String(), " of 4.0 MiB (", "the share done")
+				}
+				assert.True(t, strings.HasSuffix(stderr.String(), "\r\x1b[K"), "the line is erased: %q", stderr.String())
 			} else {
 				assert.Empty(t, stderr.String())
 				assert.Same(t, src, body, "without a bar the reader is passed through")
 			}
 		})
+	}
+}
+
+// TestPutStdinCount: a put from stdin on a terminal says how much it
+// stored, which the user typing or piping it could not see.
+func TestPutStdinCount(t *testing.T) {
+	t.Setenv("STORAGE_DIR", t.TempDir())
+	for _, progress := range []bool{true, false} {
+		var stdout, stderr bytes.Buffer
+		a := &app{stdin: strings.NewReader("hello\n"), stdout: &stdout, stderr: &stderr, progress: progress}
+		require.Equal(t, 0, a.main(context.Background(), []string{"put", "-", "a.txt"}), stderr.String())
+		assert.Equal(t, "/static/media/a.txt\n", stdout.String())
+		if progress {
+			assert.Equal(t, "put a.txt: 6 B from stdin\n", stderr.String())
+		} else {
+			assert.Empty(t, stderr.String(), "scripts get the URL alone")
+		}
 	}
 }
 

@@ -142,6 +142,9 @@ refused.`)
 		// not leave the removal half done.
 		for _, key := range pos {
 			if err := storage.ValidateKey(key); err != nil {
+				if strings.HasSuffix(key, "/") {
+					return fmt.Errorf("key %q: %w; \"orga-storage rm -r %s\" removes every object under it", key, err, key)
+				}
 				return fmt.Errorf("key %q: %w", key, err)
 			}
 		}
@@ -149,6 +152,15 @@ refused.`)
 	st, err := storage.FromEnv()
 	if err != nil {
 		return err
+	}
+	if !*recursive {
+		// A folder holds no object of its name: removing it would do
+		// nothing, silently, where the user meant its contents.
+		for _, key := range pos {
+			if ok, err := storage.Exists(ctx, st, key); err == nil && !ok && isFolder(ctx, st, key) {
+				return fmt.Errorf("%q is a folder, not an object: \"orga-storage rm -r %s/\" removes every object under it", key, key)
+			}
+		}
 	}
 	if *recursive {
 		n, err := storage.DeletePrefix(ctx, st, pos[0])
@@ -179,7 +191,7 @@ and URL. With --json it prints them as one JSON object, with the fields of
 	key := pos[0]
 	info, err := st.Stat(ctx, key)
 	if err != nil {
-		return objectError(err, key)
+		return objectError(ctx, st, err, key)
 	}
 	u, err := st.URL(key)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/orga-server/storage"
-	"github.com/schollz/progressbar/v3"
 )
 
 func runPut(ctx context.Context, a *app, args []string) error {
@@ -86,10 +85,14 @@ sniffed from the first bytes.`)
 		}
 	}
 	body, done := a.meter(src, size, "put "+key)
-	_, err = st.Put(ctx, key, body, &opts)
+	info, err := st.Put(ctx, key, body, &opts)
 	done(err)
 	if err != nil {
 		return err
+	}
+	if file == "-" && a.progress {
+		// Typed or piped in, the input has no size the user could see.
+		fmt.Fprintf(a.stderr, "put %s: %s from stdin\n", key, humanSize(info.Size))
 	}
 	u, err := st.URL(key)
 	if err != nil {
@@ -156,7 +159,7 @@ written to.`)
 	key := pos[0]
 	r, err := st.Get(ctx, key)
 	if err != nil {
-		return objectError(err, key)
+		return objectError(ctx, st, err, key)
 	}
 	defer r.Close()
 	body, done := a.meter(r, r.Info().Size, "get "+key)
@@ -381,7 +384,7 @@ metadata, server-side where the backend can, and prints DST's URL.`)
 		return err
 	}
 	if _, err := st.Copy(ctx, pos[1], pos[0]); err != nil {
-		return objectError(err, pos[0])
+		return objectError(ctx, st, err, pos[0])
 	}
 	u, err := st.URL(pos[1])
 	if err != nil {
@@ -412,51 +415,51 @@ func (a *app) meter(r io.Reader, size int64, desc string) (body io.Reader, done 
 	return m, m.done
 }
 
+// meter draws one line on a terminal, rewritten in place: what a transfer
+// needs is the count, the share done and the rate, not a library.
 type meter struct {
-	r    io.Reader
-	w    io.Writer
-	size int64
-	desc string
-	n    int64
-	bar  *progressbar.ProgressBar
+	r           io.Reader
+	w           io.Writer
+	size        int64 // -1 when unknown
+	desc        string
+	n           int64
+	began, last time.Time // began is zero until the line is first drawn
 }
 
 func (m *meter) start() {
-	m.bar = progressbar.NewOptions64(m.size,
-		progressbar.OptionSetWriter(m.w),
-		progressbar.OptionSetDescription(m.desc),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowTotalBytes(true),
-		progressbar.OptionUseIECUnits(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSpinnerType(14),
-		progressbar.OptionSetRenderBlankState(true),
-		progressbar.OptionClearOnFinish(),
-	)
-	m.bar.Add64(m.n)
+	m.began = time.Now()
+	m.draw(m.began)
+}
+
+func (m *meter) draw(now time.Time) {
+	m.last = now
+	line := m.desc + "  " + humanSize(m.n)
+	if m.size > 0 {
+		line += fmt.Sprintf(" of %s (%d%%)", humanSize(m.size), m.n*100/m.size)
+	}
+	if elapsed := now.Sub(m.began).Seconds(); elapsed >= 0.5 {
+		line += "  " + humanSize(int64(float64(m.n)/elapsed)) + "/s"
+	}
+	fmt.Fprintf(m.w, "\r\x1b[K%s", line) // \x1b[K: erase what a longer line left
 }
 
 func (m *meter) Read(p []byte) (int, error) {
 	n, err := m.r.Read(p)
 	m.n += int64(n)
-	if m.bar != nil {
-		m.bar.Add(n)
-	} else if m.n > progressMin {
+	switch {
+	case !m.began.IsZero():
+		if now := time.Now(); now.Sub(m.last) >= 100*time.Millisecond {
+			m.draw(now)
+		}
+	case m.n > progressMin:
 		m.start()
 	}
 	return n, err
 }
 
-func (m *meter) done(err error) {
-	if m.bar == nil {
-		return
+// done erases the line, leaving the terminal clean for what comes next.
+func (m *meter) done(error) {
+	if !m.began.IsZero() {
+		fmt.Fprint(m.w, "\r\x1b[K")
 	}
-	if err == nil {
-		m.bar.Finish()
-		return
-	}
-	// Leave the line clean for the error message.
-	m.bar.Clear()
-	m.bar.Exit()
 }
