@@ -13,6 +13,8 @@ const (
 	envBucket     = "BUCKET_NAME"
 	envKey        = "AWS_KEY"
 	envSecret     = "AWS_SECRET"
+	envToken      = "AWS_SESSION_TOKEN"
+	envCreds      = "STORAGE_S3_CREDENTIALS"
 	envRegion     = "AWS_REGION"
 	envRegionOld  = "AWS_DEFAULT_REGION"
 	envEndpointS3 = "AWS_ENDPOINT_URL_S3"
@@ -35,6 +37,8 @@ var envUsage = [...]struct{ name, usage string }{
 	{envBucket, "S3 bucket; with AWS_KEY and AWS_SECRET selects S3"},
 	{envKey, "S3 access key ID"},
 	{envSecret, "S3 secret access key (never printed)"},
+	{envToken, "S3 session token of temporary keys, with AWS_KEY and AWS_SECRET (never printed)"},
+	{envCreds, "\"default\": with BUCKET_NAME alone, the AWS default credential chain (roles)"},
 	{envRegion, "S3 region; unset: detected from the bucket"},
 	{envRegionOld, "S3 region, when AWS_REGION is unset"},
 	{envEndpointS3, "S3-compatible server, e.g. MinIO; unset: AWS"},
@@ -52,7 +56,7 @@ func Env() []EnvVar {
 	vars := make([]EnvVar, len(envUsage))
 	for i, u := range envUsage {
 		v := os.Getenv(u.name)
-		if (u.name == envSecret || u.name == envSigningKey) && v != "" {
+		if (u.name == envSecret || u.name == envToken || u.name == envSigningKey) && v != "" {
 			v = redacted
 		}
 		vars[i] = EnvVar{Name: u.name, Value: v, Usage: u.usage}
@@ -63,15 +67,25 @@ func Env() []EnvVar {
 // FromEnv returns the storage that the environment configures, as orga-server
 // does at startup:
 //
-//   - BUCKET_NAME, AWS_KEY and AWS_SECRET all set: [S3], further configured
-//     by AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or
+//   - BUCKET_NAME, AWS_KEY and AWS_SECRET all set: [S3], with
+//     AWS_SESSION_TOKEN too for temporary keys, further configured by
+//     AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or
 //     AWS_ENDPOINT_URL), STORAGE_URL and STORAGE_ACL;
+//   - BUCKET_NAME set, AWS_KEY and AWS_SECRET unset, and
+//     STORAGE_S3_CREDENTIALS=default: [S3] with the AWS SDK's default
+//     credential chain (web identity as on EKS, ECS and EKS Pod Identity
+//     container credentials, EC2 instance roles, SSO and AWS_PROFILE, the
+//     SDK's AWS_ACCESS_KEY_ID), configured as above; credentials are
+//     fetched by the first request, not here;
 //   - none of them set: [Local] in STORAGE_DIR (default static/media, created
 //     if missing), with URLs under STORAGE_URL (default /static/media/) and
 //     signed by STORAGE_SIGNING_KEY.
 //
-// One or two of the three set is a misconfiguration: the error names the
-// variables that are missing, and never prints a value. So is one of them
+// One or two of the three set otherwise is a misconfiguration: the error
+// names the variables that are missing, and never prints a value; so is
+// STORAGE_S3_CREDENTIALS with another value, or beside AWS_KEY or
+// AWS_SECRET, or without BUCKET_NAME. AWS_SESSION_TOKEN alone selects
+// nothing: the SDK's own tools set it beside AWS_ACCESS_KEY_ID. So is one of them
 // with white space at either end, which no bucket name or key holds but a
 // value copied from a secrets file often does. FromEnv does no network I/O.
 func FromEnv() (Storage, error) {
@@ -87,6 +101,13 @@ func FromEnv() (Storage, error) {
 			padded = append(padded, name)
 		}
 	}
+	if v := os.Getenv(envCreds); v != "" && v != "default" {
+		return nil, fmt.Errorf("storage: %s must be \"default\" (the AWS default credential chain) or unset (AWS_KEY and AWS_SECRET)", envCreds)
+	}
+	chain := os.Getenv(envCreds) == "default"
+	if strings.TrimSpace(os.Getenv(envToken)) != os.Getenv(envToken) {
+		padded = append(padded, envToken)
+	}
 	if len(padded) > 0 {
 		return nil, fmt.Errorf("storage: %s %s white space at the start or end (a line break copied from a secrets file?); remove it",
 			strings.Join(padded, " and "), agree(padded, "has", "have"))
@@ -95,40 +116,83 @@ func FromEnv() (Storage, error) {
 	// only when there is no error: a nil *Local in a Storage is no nil
 	// Storage, and a caller checking st == nil would take it for a backend.
 	var st Storage
-	switch len(set) {
-	case 0:
+	switch {
+	case chain && (len(set) != 1 || set[0] != envBucket):
+		return nil, fmt.Errorf("storage: %s=default takes the credentials from the AWS default chain, and needs %s set and %s and %s unset; %s",
+			envCreds, envBucket, envKey, envSecret, describeSet(set, missing))
+	case chain:
+		st, err := s3FromEnv(S3Config{}, sourceDefaultChain)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	case len(set) == 0:
 		l, err := localFromEnv()
 		if err != nil {
 			return nil, err
 		}
 		st = l
-	case 3:
-		// Checked here too, so that the error names the variable to fix.
-		for _, name := range []string{envURL, envEndpointS3, envEndpoint} {
-			if v := os.Getenv(name); v != "" {
-				if err := checkBaseURL(name, v, false); err != nil {
-					return nil, fmt.Errorf("storage: %w", err)
-				}
-			}
+	case len(set) == 3:
+		source := sourceEnvKeys
+		if os.Getenv(envToken) != "" {
+			source = sourceEnvKeysToken
 		}
-		s, err := NewS3(context.Background(), S3Config{
-			Bucket:    os.Getenv(envBucket),
-			AccessKey: os.Getenv(envKey),
-			SecretKey: NewSecret(os.Getenv(envSecret)),
-			Region:    cmp.Or(os.Getenv(envRegion), os.Getenv(envRegionOld)),
-			Endpoint:  cmp.Or(os.Getenv(envEndpointS3), os.Getenv(envEndpoint)),
-			PublicURL: os.Getenv(envURL),
-			ACL:       os.Getenv(envACL),
-		})
+		s, err := s3FromEnv(S3Config{
+			AccessKey:    os.Getenv(envKey),
+			SecretKey:    NewSecret(os.Getenv(envSecret)),
+			SessionToken: NewSecret(os.Getenv(envToken)),
+		}, source)
 		if err != nil {
 			return nil, err
 		}
 		st = s
 	default:
-		return nil, fmt.Errorf("storage: S3 is half configured: %s %s set but %s %s not; set all three of %s, %s and %s to use S3, or none to store files on local disk",
-			strings.Join(set, " and "), agree(set, "is", "are"), strings.Join(missing, " and "), agree(missing, "is", "are"), envBucket, envKey, envSecret)
+		hint := ""
+		if len(set) == 1 && set[0] == envBucket {
+			hint = fmt.Sprintf(" (or, with BUCKET_NAME alone, %s=default for the AWS default credential chain: instance or task role, web identity)", envCreds)
+		}
+		return nil, fmt.Errorf("storage: S3 is half configured: %s; set all three of %s, %s and %s to use S3%s, or none to store files on local disk",
+			describeSet(set, missing), envBucket, envKey, envSecret, hint)
 	}
 	return st, nil
+}
+
+// describeSet says which of the S3 selecting variables are set and which not.
+func describeSet(set, missing []string) string {
+	switch {
+	case len(set) == 0:
+		return "none of " + strings.Join(missing, ", ") + " is set"
+	case len(missing) == 0:
+		return strings.Join(set, " and ") + " are set"
+	}
+	return fmt.Sprintf("%s %s set but %s %s not", strings.Join(set, " and "), agree(set, "is", "are"),
+		strings.Join(missing, " and "), agree(missing, "is", "are"))
+}
+
+// s3FromEnv completes cfg, which holds the credentials, with the other S3
+// variables; source names the credentials in messages.
+func s3FromEnv(cfg S3Config, source string) (*S3, error) {
+	// Checked here too, so that the error names the variable to fix.
+	for _, name := range []string{envURL, envEndpointS3, envEndpoint} {
+		if v := os.Getenv(name); v != "" {
+			if err := checkBaseURL(name, v, false); err != nil {
+				return nil, fmt.Errorf("storage: %w", err)
+			}
+		}
+	}
+	cfg.Bucket = os.Getenv(envBucket)
+	cfg.Region = cmp.Or(os.Getenv(envRegion), os.Getenv(envRegionOld))
+	cfg.Endpoint = cmp.Or(os.Getenv(envEndpointS3), os.Getenv(envEndpoint))
+	cfg.PublicURL = os.Getenv(envURL)
+	cfg.ACL = os.Getenv(envACL)
+	if source == sourceDefaultChain {
+		p, err := defaultChainCredentials(context.Background(), cmp.Or(cfg.Region, s3DefaultRegion), nil)
+		if err != nil {
+			return nil, fmt.Errorf("storage: %s=default: %w", envCreds, err)
+		}
+		cfg.Credentials = p
+	}
+	return newS3(cfg, source)
 }
 
 // agree returns the verb form that agrees with the number of names.

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -92,6 +91,7 @@ type S3 struct {
 	publicURL string
 	acl       string
 	region    string // as configured; "" means detect
+	creds     *s3Credentials
 	awsCfg    aws.Config
 
 	// copyLimit and copyPartSize are s3CopyLimit and s3CopyPartSize, as
@@ -144,10 +144,17 @@ var regionPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // not used yet: when cfg.Region is empty, the bucket's region is looked up
 // by the first operation that needs it, with that operation's context.
 // Neither the SDK's default credential chain nor its environment variables
-// and shared configuration files are consulted; only cfg is. An invalid
-// configuration yields an error wrapping fs.ErrInvalid, which never
-// contains the secret key.
+// and shared configuration files are consulted; only cfg is (FromEnv can
+// pass the chain as cfg.Credentials). Credentials are fetched when the
+// first request needs them. An invalid configuration yields an error
+// wrapping fs.ErrInvalid, which never contains a secret.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	return newS3(cfg, "")
+}
+
+// newS3 is NewS3 with source, when not "", naming the credentials in
+// messages instead of the S3Config fields.
+func newS3(cfg S3Config, source string) (*S3, error) {
 	if err := checkS3Config(cfg); err != nil {
 		return nil, fmt.Errorf("storage: S3 configuration: %w", err)
 	}
@@ -161,10 +168,11 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	// could swap in other credentials, endpoints or checksum settings, and
 	// an AWS_PROFILE naming a profile it cannot find makes it fail outright.
 	// Unset fields get the SDK's defaults (standard retries, HTTP client).
+	creds := newS3Credentials(cfg, source)
 	awsCfg := aws.Config{
 		BaseEndpoint:               optional(endpoint),
 		Region:                     signingRegion,
-		Credentials:                aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey.reveal(), "")),
+		Credentials:                creds,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		APIOptions:                 []func(*middleware.Stack) error{contentMD5(!strings.HasPrefix(endpoint, "http://"))},
@@ -175,6 +183,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		publicURL: cfg.PublicURL,
 		acl:       cfg.ACL,
 		region:    cfg.Region,
+		creds:     creds,
 		awsCfg:    awsCfg,
 		detecting: make(chan struct{}, 1),
 
@@ -188,18 +197,37 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 }
 
 func checkS3Config(cfg S3Config) error {
-	var missing []string
-	for _, f := range [...]struct{ name, value string }{
-		{"Bucket", cfg.Bucket}, {"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey.reveal()},
-	} {
-		if f.value == "" {
-			missing = append(missing, f.name)
+	if cfg.Credentials != nil {
+		var set []string
+		for _, f := range [...]struct{ name, value string }{
+			{"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey.reveal()}, {"SessionToken", cfg.SessionToken.reveal()},
+		} {
+			if f.value != "" {
+				set = append(set, f.name)
+			}
+		}
+		if len(set) > 0 {
+			return fmt.Errorf("%w: Credentials and %s are both set; set either the provider or the keys", fs.ErrInvalid, strings.Join(set, " and "))
+		}
+		if cfg.Bucket == "" {
+			return fmt.Errorf("%w: Bucket not set", fs.ErrInvalid)
+		}
+	} else {
+		var missing []string
+		for _, f := range [...]struct{ name, value string }{
+			{"Bucket", cfg.Bucket}, {"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey.reveal()},
+		} {
+			if f.value == "" {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%w: %s not set", fs.ErrInvalid, strings.Join(missing, " and "))
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s not set", fs.ErrInvalid, strings.Join(missing, " and "))
-	}
-	for _, f := range [...]struct{ name, value string }{{"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey.reveal()}} {
+	for _, f := range [...]struct{ name, value string }{
+		{"AccessKey", cfg.AccessKey}, {"SecretKey", cfg.SecretKey.reveal()}, {"SessionToken", cfg.SessionToken.reveal()},
+	} {
 		if strings.IndexFunc(f.value, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
 			// No S3 key holds one, and the value must not be printed.
 			return fmt.Errorf("%w: %s holds a space, a line break or another character that no key holds", fs.ErrInvalid, f.name)

@@ -13,22 +13,21 @@ import (
 // This file holds the few diagnostics that `orga-storage check` needs and
 // that the Storage interface has no place for.
 
-// Config returns the configuration the backend was created with, secret key
-// included (S3Config redacts it whenever it is printed). A Region left empty
-// for detection stays empty here; see [S3.BucketRegion].
+// Config returns the configuration of the backend without any secret:
+// AccessKey, SecretKey and SessionToken are unset, and Credentials is the
+// backend's own provider and cache, so that NewS3(ctx, s.Config()), with
+// other settings changed or not, signs as s does. A Region left empty for
+// detection stays empty here; see [S3.BucketRegion]. [S3.Credentials]
+// describes the credentials.
 func (s *S3) Config() S3Config {
-	cfg := S3Config{
-		Bucket:    s.bucket,
-		Endpoint:  s.endpoint,
-		PublicURL: s.publicURL,
-		Region:    s.region,
-		ACL:       s.acl,
+	return S3Config{
+		Bucket:      s.bucket,
+		Credentials: s.creds,
+		Endpoint:    s.endpoint,
+		PublicURL:   s.publicURL,
+		Region:      s.region,
+		ACL:         s.acl,
 	}
-	// The provider is static: Retrieve does no I/O and cannot fail.
-	if creds, err := s.awsCfg.Credentials.Retrieve(context.Background()); err == nil {
-		cfg.AccessKey, cfg.SecretKey = creds.AccessKeyID, NewSecret(creds.SecretAccessKey)
-	}
-	return cfg
 }
 
 // BucketRegion asks the server for the bucket's region with
@@ -54,8 +53,8 @@ func (s *S3) BucketRegion(ctx context.Context) (string, error) {
 	}
 }
 
-// CheckCredentials reports whether the server accepts the access key and
-// secret key, independently of the bucket. It sends ListBuckets, which the
+// CheckCredentials reports whether the server accepts the credentials,
+// independently of the bucket. It sends ListBuckets, which the
 // usual IAM policy does not grant: an AccessDenied answer proves the keys
 // valid just as a listing does, because S3 checks the signature first. Any
 // other failure (unknown key, wrong secret, clock skew, unreachable server)

@@ -1,17 +1,70 @@
 package storage
 
-// S3Config configures the S3 backend. Only Bucket, AccessKey and SecretKey
-// are required.
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// S3Config configures the S3 backend. Bucket is required, and credentials:
+// AccessKey and SecretKey (and SessionToken for temporary ones), or else
+// Credentials.
 //
-// S3Config holds its SecretKey as a [Secret], which fmt (every verb),
-// log/slog and encoding/json show as "[redacted]", so a config can be
-// printed and logged whole.
+// A config can be printed, logged and encoded whole: SecretKey and
+// SessionToken are [Secret] values, which show as "[redacted]", fmt prints
+// Credentials as the provider's type only, and encoding/json leaves it
+// out. Held in an unexported field of another struct, where fmt cannot
+// call S3Config's Format, a provider held by value (as
+// credentials.StaticCredentialsProvider is) would print whole: give static
+// keys in AccessKey, SecretKey and SessionToken instead.
 type S3Config struct {
 	Bucket    string
 	AccessKey string
 	SecretKey Secret // never shown: see Secret
+	// SessionToken goes with AccessKey and SecretKey when they are
+	// temporary, as STS issues them; never shown, like SecretKey.
+	SessionToken Secret
+	// Credentials, when set, provides the credentials instead of the keys,
+	// which must then be unset: for example the Credentials of the SDK's
+	// config.LoadDefaultConfig (instance and task roles, web identity), or
+	// stscreds for an assumed role. NewS3 puts it behind the SDK's cache,
+	// so it is asked on first use and again shortly before what it gave
+	// expires; its errors come back naming it. [S3.Config] returns the
+	// backend's own provider here.
+	Credentials aws.CredentialsProvider `json:"-"`
+
 	Region    string // "" = detected on first use with GetBucketLocation (an empty answer means us-east-1)
 	Endpoint  string // "" = AWS; set for MinIO and other S3-compatible servers (path-style)
 	PublicURL string // "" = derived (see URLs); set for a CDN or custom domain
 	ACL       string // "" sends none; e.g. "public-read"
+}
+
+// s3ConfigFields is S3Config without its methods, for Format.
+type s3ConfigFields S3Config
+
+// Format implements [fmt.Formatter]. It prints the configuration as fmt
+// would, verb and flags included, but Credentials as the type of the
+// provider: a provider may hold the keys in its fields.
+func (c S3Config) Format(f fmt.State, verb rune) {
+	if c.Credentials != nil {
+		c.Credentials = shownProvider{c.Credentials}
+	}
+	if verb == 'v' && f.Flag('#') {
+		text := fmt.Sprintf("%#v", s3ConfigFields(c))
+		fmt.Fprint(f, "storage.S3Config"+strings.TrimPrefix(text, "storage.s3ConfigFields"))
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s3ConfigFields(c))
+}
+
+// shownProvider stands in for a credentials provider that is printed.
+type shownProvider struct{ p aws.CredentialsProvider }
+
+func (p shownProvider) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "%T", p.p) }
+
+func (shownProvider) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, errors.New("storage: a printed S3Config's provider provides nothing")
 }

@@ -55,6 +55,12 @@ func (s *S3) translate(ctx context.Context, err error, action string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	// No request went out: say so rather than "operation error S3: …,
+	// failed to sign request: failed to retrieve credentials: …".
+	var credsErr *credentialsError
+	if errors.As(err, &credsErr) {
+		return credsErr
+	}
 	status := 0
 	var respErr *awshttp.ResponseError
 	if errors.As(err, &respErr) {
@@ -97,11 +103,14 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		return wrap(fs.ErrPermission, "the bucket does not accept ACLs (its Object Ownership is \"bucket owner enforced\"): "+
 			"unset the ACL setting (STORAGE_ACL) and grant public read access with a bucket policy instead")
 
-	case code == "InvalidAccessKeyId":
+	case code == "InvalidAccessKeyId" && s.creds.static:
 		return wrap(fs.ErrPermission, "the access key is not known to the server (check AWS_KEY)")
 
-	case code == "SignatureDoesNotMatch":
+	case code == "SignatureDoesNotMatch" && s.creds.static:
 		return wrap(fs.ErrPermission, "the request signature does not match (check AWS_SECRET)")
+
+	case code == "InvalidAccessKeyId", code == "SignatureDoesNotMatch", code == "InvalidToken":
+		return wrap(fs.ErrPermission, "the server refuses the credentials from "+s.creds.source)
 
 	case code == "PermanentRedirect", code == "AuthorizationHeaderMalformed", code == "IllegalLocationConstraintException",
 		status == http.StatusMovedPermanently,
@@ -126,7 +135,7 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		return wrap(nil, "this machine's clock differs from the server's by more than 15 minutes: set it right (NTP)")
 
 	case code == "ExpiredToken", code == "RequestExpired":
-		return wrap(nil, "the request or its credentials expired")
+		return wrap(nil, "the request or its credentials (from "+s.creds.source+") expired")
 
 	case code == "AccessDenied", code == "AllAccessDisabled", code == "Forbidden", status == http.StatusForbidden:
 		named := accessDeniedAction.FindString(message)

@@ -82,7 +82,11 @@ fail the check.`)
 func describeBackend(r *report) (storage.Storage, error) {
 	vars := storage.Env()
 	var set, unset []string
+	chain := false
 	for _, v := range vars {
+		if v.Name == "STORAGE_S3_CREDENTIALS" && v.Value == "default" {
+			chain = true
+		}
 		switch v.Name {
 		case "BUCKET_NAME", "AWS_KEY", "AWS_SECRET": // these select S3
 		default:
@@ -94,10 +98,14 @@ func describeBackend(r *report) (storage.Storage, error) {
 			unset = append(unset, v.Name)
 		}
 	}
-	switch len(set) {
-	case 0:
+	switch {
+	case chain && len(set) == 1 && set[0] == "BUCKET_NAME":
+		fmt.Fprintln(r.w, "Backend: S3, because BUCKET_NAME is set and STORAGE_S3_CREDENTIALS=default: credentials from the AWS default chain (role).")
+	case chain:
+		fmt.Fprintf(r.w, "Backend: none: STORAGE_S3_CREDENTIALS=default needs BUCKET_NAME alone (%s set).\n", strings.Join(set, ", "))
+	case len(set) == 0:
 		fmt.Fprintf(r.w, "Backend: local disk, because none of %s is set.\n", strings.Join(unset, ", "))
-	case 3:
+	case len(set) == 3:
 		fmt.Fprintf(r.w, "Backend: S3, because %s are all set.\n", strings.Join(set, ", "))
 	default:
 		fmt.Fprintf(r.w, "Backend: none: S3 is half configured (%s set, %s not).\n",
@@ -109,7 +117,7 @@ func describeBackend(r *report) (storage.Storage, error) {
 		if value == "" {
 			value = "(unset)"
 		}
-		fmt.Fprintf(r.w, "  %-20s %s\n", v.Name, value)
+		fmt.Fprintf(r.w, "  %-22s %s\n", v.Name, value)
 	}
 	fmt.Fprintln(r.w)
 	return storage.FromEnv()
@@ -122,7 +130,13 @@ func configProblem(err error) (detail, fix string) {
 	case strings.Contains(msg, "half configured"):
 		// The message ends with the fix; it is printed as such.
 		detail, _, _ = strings.Cut(msg, "; set all three")
-		return detail, "set all three of BUCKET_NAME, AWS_KEY and AWS_SECRET to use S3, or unset all three to use the local disk"
+		fix = "set all three of BUCKET_NAME, AWS_KEY and AWS_SECRET to use S3, or unset all three to use the local disk"
+		if strings.Contains(msg, "STORAGE_S3_CREDENTIALS=default") {
+			fix += "; or, to use the role this program runs with (AWS default credential chain), keep BUCKET_NAME alone and set STORAGE_S3_CREDENTIALS=default"
+		}
+		return detail, fix
+	case strings.Contains(msg, "STORAGE_S3_CREDENTIALS"):
+		return msg, "for the AWS default credential chain set BUCKET_NAME and STORAGE_S3_CREDENTIALS=default and unset AWS_KEY and AWS_SECRET; for keys, unset STORAGE_S3_CREDENTIALS"
 	case strings.Contains(msg, "white space at the start or end"):
 		detail, _, _ = strings.Cut(msg, "; remove it")
 		return detail, "remove the white space from the variable named"

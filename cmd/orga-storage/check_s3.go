@@ -35,13 +35,23 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		}
 	}
 
+	creds, err := s.Credentials(ctx)
+	if err != nil {
+		fix := "check the credential source the message names"
+		if creds.Source != "AWS_KEY and AWS_SECRET" {
+			fix = "check the role this program runs with (EKS service account, ECS task role, EC2 instance profile, AWS_PROFILE) and that its credentials endpoint is reachable; or set AWS_KEY and AWS_SECRET and unset STORAGE_S3_CREDENTIALS"
+		}
+		r.fail("credentials", message(err), fix)
+		skipRest("bucket", "needs credentials")
+		return
+	}
 	if err := s.CheckCredentials(ctx); err != nil {
-		detail, fix := credentialsProblem(err, cfg, where)
+		detail, fix := credentialsProblem(err, creds, where)
 		r.fail("credentials", detail, fix)
 		skipRest("bucket", "needs valid credentials")
 		return
 	}
-	r.pass("credentials", fmt.Sprintf("%s accepts access key %s and its secret", where, cfg.AccessKey))
+	r.pass("credentials", fmt.Sprintf("%s accepts access key %s and its secret (%s)", where, creds.AccessKey, describeCredentials(creds)))
 
 	// GetBucketLocation answers for any region; ListObjects needs the right
 	// one, configured or detected.
@@ -183,9 +193,37 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 	checkACL(ctx, r, s, cfg, publicPrefix)
 }
 
+// describeCredentials says where the credentials came from, and for a
+// chain which provider answered.
+func describeCredentials(c storage.S3Credentials) string {
+	text := "from " + c.Source
+	if c.Provider != "" && c.Provider != "StaticCredentials" {
+		text += ", answered by " + c.Provider
+	}
+	if c.Temporary {
+		text += "; temporary"
+	}
+	if !c.Expires.IsZero() {
+		text += ", renewed by " + c.Expires.UTC().Format(time.RFC3339)
+	}
+	return text
+}
+
 // credentialsProblem explains why the server refused the credentials.
-func credentialsProblem(err error, cfg storage.S3Config, where string) (detail, fix string) {
+func credentialsProblem(err error, cfg storage.S3Credentials, where string) (detail, fix string) {
+	if cfg.Source != "AWS_KEY and AWS_SECRET" && cfg.Source != "AWS_KEY, AWS_SECRET and AWS_SESSION_TOKEN" {
+		// The keys come from a role or a provider: no variable to correct.
+		switch code := storage.S3ErrorCode(err); code {
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
+			return fmt.Sprintf("%s refuses access key %s (%s): %s", where, cfg.AccessKey, describeCredentials(cfg), code),
+				"check that the role's credentials are meant for this server; a custom endpoint (AWS_ENDPOINT_URL) does not know AWS's roles"
+		}
+	}
 	switch storage.S3ErrorCode(err) {
+	case "ExpiredToken":
+		return message(err), "set AWS_KEY, AWS_SECRET and AWS_SESSION_TOKEN to fresh temporary credentials, or use long-lived keys without AWS_SESSION_TOKEN"
+	case "InvalidToken":
+		return message(err), "set AWS_SESSION_TOKEN to the session token issued with AWS_KEY and AWS_SECRET, or unset it for long-lived keys"
 	case "InvalidAccessKeyId":
 		return fmt.Sprintf("%s does not know the access key %s", where, cfg.AccessKey),
 			"set AWS_KEY to the access key ID of the IAM user (IAM console: Users, the user, Security credentials)"

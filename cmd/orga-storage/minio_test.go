@@ -1,18 +1,26 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -269,6 +277,50 @@ func TestMinIO(t *testing.T) {
 			"      fix: set AWS_SECRET to the secret access key shown when access key "+m.userKey+" was created")
 		assert.Regexp(t, `(?m)^SKIP  bucket: needs valid credentials$`, out)
 		assert.NotContains(t, out, m.userSecret)
+	})
+
+	t.Run("check/default chain", func(t *testing.T) {
+		// The user's temporary credentials from MinIO's STS, served as the
+		// ECS agent serves a task role's.
+		client := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.endpoint),
+			Credentials: credentials.NewStaticCredentialsProvider(m.userKey, m.userSecret, "")})
+		out, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String("arn:minio:iam:::role/cli"),
+			RoleSessionName: aws.String("cli-check"), DurationSeconds: aws.Int32(900)})
+		require.NoError(t, err)
+		var fail atomic.Bool
+		agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if fail.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"message":"the agent is down"}`)
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]string{"AccessKeyId": *out.Credentials.AccessKeyId,
+				"SecretAccessKey": *out.Credentials.SecretAccessKey, "Token": *out.Credentials.SessionToken,
+				"Expiration": out.Credentials.Expiration.UTC().Format(time.RFC3339)})
+		}))
+		defer agent.Close()
+		noFiles := filepath.Join(t.TempDir(), "none")
+		env := cleanEnv("BUCKET_NAME="+m.bucket, "AWS_ENDPOINT_URL="+m.endpoint, "STORAGE_S3_CREDENTIALS=default",
+			"AWS_CONTAINER_CREDENTIALS_FULL_URI="+agent.URL, "AWS_EC2_METADATA_DISABLED=true",
+			"AWS_CONFIG_FILE="+noFiles, "AWS_SHARED_CREDENTIALS_FILE="+noFiles)
+		r := run(t, env, "", "check")
+		require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		assert.Contains(t, r.stdout, "Backend: S3, because BUCKET_NAME is set and STORAGE_S3_CREDENTIALS=default")
+		assert.Regexp(t, `(?m)^  STORAGE_S3_CREDENTIALS +default$`, r.stdout)
+		assert.Contains(t, r.stdout, "PASS  credentials: the server "+m.endpoint+" accepts access key "+*out.Credentials.AccessKeyId+
+			" and its secret (from the default AWS credential chain (STORAGE_S3_CREDENTIALS=default), answered by CredentialsEndpointProvider; temporary, renewed by ")
+		for _, step := range []string{"bucket", "region", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutObject", "s3:GetObject", "s3:DeleteObject"} {
+			assert.Regexp(t, `(?m)^PASS  `+step+`: `, r.stdout)
+		}
+		assert.NotContains(t, r.stdout, *out.Credentials.SecretAccessKey)
+		assert.NotContains(t, r.stdout, *out.Credentials.SessionToken)
+		requireNoProbes(t, root)
+
+		fail.Store(true)
+		r = run(t, env, "", "check")
+		require.Equal(t, 1, r.code, r.stdout)
+		assert.Regexp(t, `(?m)^FAIL  credentials: getting credentials from the default AWS credential chain \(STORAGE_S3_CREDENTIALS=default\): .*the agent is down.*\n      fix: check the role this program runs with`, r.stdout)
+		assert.Regexp(t, `(?m)^SKIP  bucket: needs credentials$`, r.stdout)
 	})
 
 	t.Run("check/unknown access key", func(t *testing.T) {
