@@ -39,8 +39,10 @@ type LocalOptions struct {
 //     and the Handler sends it straight from the file (sendfile).
 //   - "file headers": a header at the start of the file, before the
 //     object's bytes, on file systems without them (NFS before 4.2, SMB,
-//     vfat, exFAT, ramfs, older tmpfs) and on Windows. It costs a Put no
-//     extra write nor sync and a Stat one read of the file's first bytes;
+//     vfat, exFAT, ramfs, older tmpfs) and on Windows. It costs a Put one
+//     small write more (the header again, with the ETag, the MD5 of the
+//     data, once known) and no sync more, and a Stat one read of the
+//     file's first bytes;
 //     but the files are no longer the objects' bytes to other programs, and
 //     the Handler copies through a buffer instead of sendfile. A file
 //     .orga-storage\mode (a name no key can have) in the directory records

@@ -8,9 +8,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lockForTest locks f as a live Put locks its temporary file.
+// lockForTest locks f as a live Put locks its temporary file: the byte at
+// offset 0x7fffffff00000000, past any file's end (see local_lock_windows.go).
 func lockForTest(t *testing.T, f *os.File) {
 	t.Helper()
-	var at windows.Overlapped // offset 0
+	at := windows.Overlapped{OffsetHigh: 0x7fffffff}
 	require.NoError(t, windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &at))
 }

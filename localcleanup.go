@@ -8,7 +8,9 @@ import (
 
 // Cleanup removes the temporary files that processes killed in the middle
 // of a Put left behind, and returns how many it removed. A temporary file
-// that a running Put still writes is locked, and left alone.
+// that a running Put still writes is locked (flock on Unix, LockFileEx on
+// Windows), and left alone; on a system with neither, Cleanup removes
+// nothing.
 func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
 	err = fs.WalkDir(l.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
