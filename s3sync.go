@@ -1,0 +1,25 @@
+package storage
+
+import "context"
+
+var _ syncBackend = (*S3)(nil)
+
+func (s *S3) syncName() string { return "s3://" + s.bucket }
+
+// syncPrivate reads the object's ACL. With no ACL configured, Put sends
+// none, private or not, and a bucket policy decides who reads an object:
+// S3 cannot tell then.
+func (s *S3) syncPrivate(ctx context.Context, key string) (private, known bool, err error) {
+	if s.acl == "" {
+		return false, false, nil
+	}
+	c, err := s.api(ctx)
+	if err != nil {
+		return false, false, wrapErr("stat", key, err)
+	}
+	private, err = s.isPrivate(ctx, c, key)
+	if err != nil {
+		return false, false, wrapErr("stat", key, err)
+	}
+	return private, true, nil
+}
