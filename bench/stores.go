@@ -47,13 +47,14 @@ const (
 	minioGo    = "minio-go"
 	s3blobName = "gocloud s3blob"
 	libLocal   = "storage.Local"
+	libHeaders = "storage.Local, file headers"
 	plainOS    = "os"
 	fileblobNm = "gocloud fileblob"
 )
 
 var (
 	s3Contenders    = []string{libS3, rawS3, minioGo, s3blobName}
-	localContenders = []string{libLocal, plainOS, fileblobNm}
+	localContenders = []string{libLocal, libHeaders, plainOS, fileblobNm}
 )
 
 func ours(name string) bool { return name == libS3 || name == libLocal }
@@ -109,6 +110,22 @@ func openStore(ctx context.Context, name string, e env) (store, error) {
 		return gocloudStore{b}, err
 	case libLocal:
 		l, err := storage.NewLocal(filepath.Join(e.Dir, "storage-local"), nil)
+		return libStore{l}, err
+	case libHeaders:
+		// The mode file makes NewLocal keep attributes in file headers, as
+		// it does on file systems without extended attributes, on the same
+		// disk as the others.
+		dir := filepath.Join(e.Dir, "storage-local-headers")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, `.orga-storage\mode`), []byte("attributes: file headers\n"), 0o644); err != nil {
+			return nil, err
+		}
+		l, err := storage.NewLocal(dir, nil)
+		if err == nil && l.Attributes() != "file headers" {
+			err = fmt.Errorf("%s: attributes in %s", libHeaders, l.Attributes())
+		}
 		return libStore{l}, err
 	case plainOS:
 		dir := filepath.Join(e.Dir, "os")
