@@ -23,13 +23,20 @@ import (
 )
 
 // modeTests are the tests that run again, unchanged, in each attribute
-// mode: the conformance suite, the crash test, the Handler's tests and the
-// test of concurrent readers.
-const modeTests = `^(TestLocalConformance|TestLocalSurvivesSIGKILL|TestHandler.*|TestLocalReadsMatchTheirPut)$`
+// mode: the conformance suite, the crash test, the soak, the Handler's
+// tests and the test of concurrent readers.
+const modeTests = `^(TestLocalConformance|TestLocalSurvivesSIGKILL|TestLocalSoak|TestHandler.*|TestLocalReadsMatchTheirPut)$`
 
-// modeMustPass are tests of modeTests that a run of them must have passed,
-// so that a pattern or a build tag that drops them cannot pass unnoticed.
-var modeMustPass = []string{"TestLocalConformance", "TestLocalSurvivesSIGKILL", "TestHandlerGet", "TestHandlerSignedPut", "TestLocalReadsMatchTheirPut"}
+// modeMustPass returns the tests of modeTests that a run of them must have
+// passed, so that a pattern or a build tag that drops them cannot pass
+// unnoticed. The soak skips itself in -short mode.
+func modeMustPass() []string {
+	names := []string{"TestLocalConformance", "TestLocalSurvivesSIGKILL", "TestHandlerGet", "TestHandlerSignedPut", "TestLocalReadsMatchTheirPut"}
+	if !testing.Short() {
+		names = append(names, "TestLocalSoak")
+	}
+	return names
+}
 
 // rerunTests runs the tests matching pattern again in a child process of
 // this test binary, with env added to its environment, and fails unless the
@@ -57,11 +64,11 @@ func rerunTests(t *testing.T, pattern string, env []string, mustPass ...string) 
 	}
 }
 
-// TestLocalInFileHeaderMode runs the conformance suite, the crash test and
-// the Handler's tests with every Local forced to keep attributes in file
-// headers, as on a file system without extended attributes.
+// TestLocalInFileHeaderMode runs the tests of modeTests with every Local
+// forced to keep attributes in file headers, as on a file system without
+// extended attributes.
 func TestLocalInFileHeaderMode(t *testing.T) {
-	rerunTests(t, modeTests, []string{attrModeVar + "=headers"}, modeMustPass...)
+	rerunTests(t, modeTests, []string{attrModeVar + "=headers"}, modeMustPass()...)
 }
 
 // modeFile is the file in the directory's top folder that records the

@@ -209,8 +209,9 @@ func TestLocalReadOnlyDirectory(t *testing.T) {
 
 // TestLocalOnRamfs: on a file system without user extended attributes
 // (ramfs), NewLocal keeps attributes in file headers, also read-only, and
-// the conformance suite, the crash test, the Handler's tests and the test
-// of concurrent readers pass there unchanged, in the mode its probe chose.
+// the conformance suite, the crash test, the soak, the Handler's tests and
+// the test of concurrent readers pass there unchanged, in the mode its
+// probe chose.
 // A directory copied with cp -a between ramfs and a file system with
 // extended attributes stays readable in both directions.
 func TestLocalOnRamfs(t *testing.T) {
@@ -265,7 +266,7 @@ func TestLocalOnRamfs(t *testing.T) {
 
 	// A fresh ramfs for the tests' temporary folders, so that each Local
 	// they make gets the mode the probe chooses on it.
-	rerunTests(t, modeTests, []string{"TMPDIR=" + mountForTest(t, "ramfs", ""), attrModeVar + "=probed headers"}, modeMustPass...)
+	rerunTests(t, modeTests, []string{"TMPDIR=" + mountForTest(t, "ramfs", ""), attrModeVar + "=probed headers"}, modeMustPass()...)
 }
 
 // TestLocalReadsEitherMode: objects written in one mode read whole, with
