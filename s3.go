@@ -325,7 +325,11 @@ func (s *S3) api(ctx context.Context) (*s3Clients, error) {
 	// S3 answers GetBucketLocation in any region, so us-east-1 will do.
 	out, err := s.newClient(s3DefaultRegion).GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(s.bucket)})
 	if err != nil {
-		return nil, fmt.Errorf("looking up the region of bucket %q: %w", s.bucket, s.translate(ctx, err, "s3:GetBucketLocation"))
+		err = s.translate(ctx, err, "s3:GetBucketLocation")
+		if unreachable(err) != nil {
+			return nil, err // the region is not the problem
+		}
+		return nil, fmt.Errorf("looking up the region of bucket %q: %w", s.bucket, err)
 	}
 	region := string(out.LocationConstraint)
 	switch region {

@@ -64,7 +64,11 @@ func (s *S3) CheckCredentials(ctx context.Context) error {
 	if err == nil || S3ErrorCode(err) == "AccessDenied" {
 		return nil
 	}
-	return fmt.Errorf("storage: checking the credentials: %w", s.translate(ctx, err, "s3:ListAllMyBuckets"))
+	err = s.translate(ctx, err, "s3:ListAllMyBuckets")
+	if unreachable(err) != nil {
+		return fmt.Errorf("storage: %w", err) // no server answered: the credentials are not in question
+	}
+	return fmt.Errorf("storage: checking the credentials: %w", err)
 }
 
 // S3ErrorCode returns the error code of the S3 response behind err, such as

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -60,6 +63,9 @@ func (s *S3) translate(ctx context.Context, err error, action string) error {
 	var credsErr *credentialsError
 	if errors.As(err, &credsErr) {
 		return credsErr
+	}
+	if reach := unreachable(err); reach != nil {
+		return reach
 	}
 	status := 0
 	var respErr *awshttp.ResponseError
@@ -199,4 +205,41 @@ func isInvalidRange(err error) bool {
 	}
 	var respErr *awshttp.ResponseError
 	return errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable
+}
+
+// unreachable returns err as an error saying that no connection to the
+// server could be made (a refused or timed-out dial, an unknown host), or
+// nil for any other error: "operation error S3: HeadObject, exceeded maximum
+// number of attempts, 3, https response error StatusCode: 0 …" says it
+// poorly. errors.Is and errors.As still reach the network error.
+func unreachable(err error) error {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var reason string
+	switch {
+	case errors.As(err, &dnsErr):
+		reason = "no such host " + strconv.Quote(dnsErr.Name)
+		if !dnsErr.IsNotFound {
+			reason = dnsErr.Err // the resolver failed: its own words
+		}
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		reason = opErr.Err.Error()
+		var errno syscall.Errno
+		if errors.As(opErr.Err, &errno) {
+			reason = errno.Error() // "connection refused", without "connect: "
+		}
+		if opErr.Timeout() {
+			reason = "connection timed out"
+		}
+	default:
+		return nil
+	}
+	server := "the server"
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if u, perr := url.Parse(urlErr.URL); perr == nil && u.Host != "" {
+			server = u.Scheme + "://" + u.Host
+		}
+	}
+	return &s3Error{msg: "cannot reach " + server + ": " + reason, err: err}
 }

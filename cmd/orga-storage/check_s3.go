@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -46,6 +48,12 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		return
 	}
 	if err := s.CheckCredentials(ctx); err != nil {
+		if unreachable(err) {
+			r.fail("server", message(err), fmt.Sprintf("check that %s is up and reachable from here (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset both for AWS)", where))
+			r.skip("credentials", "needs the server")
+			skipRest("bucket", "needs the server")
+			return
+		}
 		detail, fix := credentialsProblem(err, creds, where)
 		r.fail("credentials", detail, fix)
 		skipRest("bucket", "needs valid credentials")
@@ -321,4 +329,13 @@ func checkACL(ctx context.Context, r *report, s *storage.S3, cfg storage.S3Confi
 	default:
 		r.info("ACLs", "could not tell (informational): "+message(err))
 	}
+}
+
+// unreachable reports whether err says that no connection to the server
+// could be made: a refused or timed-out dial, or a host name that does not
+// resolve.
+func unreachable(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial")
 }
