@@ -87,7 +87,7 @@ func (endless) Read(p []byte) (int, error) {
 func tempFileSize(dir string) int64 {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), `.put\`) {
+		if strings.HasPrefix(e.Name(), storage.TempMarker) {
 			if info, err := e.Info(); err == nil {
 				return info.Size()
 			}

@@ -12,3 +12,10 @@ func OnFolderSync(l *Local, f func(dir string)) { l.synced = f }
 // system without extended attributes, and records so in its directory, so
 // that tests cover that mode on any file system.
 func ForcePortableAttrs(l *Local) error { return l.useHeaders() }
+
+// TempMarker starts the names of Put's temporary files: `.put\` (on
+// Windows, where names cannot hold a backslash, ".put\uf05c").
+const TempMarker = tempMarker
+
+// ModeFile is the file recording the file-header mode in a directory.
+const ModeFile = modeFile

@@ -45,7 +45,8 @@ type LocalOptions struct {
 //     file's first bytes;
 //     but the files are no longer the objects' bytes to other programs, and
 //     the Handler copies through a buffer instead of sendfile. A file
-//     .orga-storage\mode (a name no key can have) in the directory records
+//     .orga-storage\mode (a name no key can have; on Windows U+F05C stands
+//     for the backslash) in the directory records
 //     this mode, so that the directory keeps it when reopened or copied.
 //
 // Reads accept both forms whatever the mode, and a file without either, as
@@ -57,7 +58,19 @@ type LocalOptions struct {
 // intact. Delete and DeletePrefix sync the folders they change, so that a
 // deleted object does not come back after a crash either. Temporary files
 // have names no key can have, so List never shows them; a process killed
-// mid-Put leaves one behind, which Cleanup removes.
+// mid-Put leaves one behind, which Cleanup removes. Windows cannot sync a
+// folder: there a crash leaves each rename done or undone, as NTFS journals
+// them, but may undo a Put that returned just before it.
+//
+// On Windows, a key with a segment that Windows cannot keep as a file name
+// fails before any I/O with an error wrapping [ErrInvalidKey] that says why:
+// a segment holding one of <>:"|?* or U+F05C (which Local keeps for its own
+// files there), ending with a dot or a space (which Windows drops, so that
+// "a." would be "a"), or a device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9,
+// CONIN$, CONOUT$), with or without an extension. Such keys are not mapped
+// to other names: a directory keeps every object under its own key, and
+// moves between systems as it is. Elsewhere Local takes them, as S3 does;
+// [ValidateKey] checks the rules every backend shares only.
 //
 // Files are written through an [os.Root] and read through openat2 with
 // RESOLVE_BENEATH (the os.Root where the kernel lacks it, and on other
@@ -157,7 +170,7 @@ func (l *Local) Attributes() string { return l.mode.String() }
 
 // open opens the object under key, with its attributes.
 func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
-	if err := ValidateKey(key); err != nil {
+	if err := checkLocalKey(key); err != nil {
 		return nil, localAttrs{}, nil, err
 	}
 	f, err := l.files.open(key)
@@ -211,7 +224,7 @@ func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) 
 }
 
 func (l *Local) getRange(ctx context.Context, key string, offset, length int64) (*Reader, error) {
-	if err := ValidateKey(key); err != nil {
+	if err := checkLocalKey(key); err != nil {
 		return nil, err
 	}
 	if offset < 0 {
@@ -254,7 +267,7 @@ func (b *fileBody) Close() error { return b.f.Close() }
 
 // Stat describes the object under key; errors.Is(err, fs.ErrNotExist) when there is none.
 func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
-	if err := ValidateKey(key); err != nil {
+	if err := checkLocalKey(key); err != nil {
 		return Info{}, wrapErr("stat", key, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -271,7 +284,7 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 }
 
 func (l *Local) delete(ctx context.Context, key string) error {
-	if err := ValidateKey(key); err != nil {
+	if err := checkLocalKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -327,10 +340,10 @@ func (l *Local) prune(dir string) (kept string) {
 // Copy copies the object src to dst with its attributes, replacing dst
 // atomically as Put does.
 func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
-	if err := ValidateKey(src); err != nil {
+	if err := checkLocalKey(src); err != nil {
 		return Info{}, wrapErr("copy", src, err)
 	}
-	if err := ValidateKey(dst); err != nil {
+	if err := checkLocalKey(dst); err != nil {
 		return Info{}, wrapErr("copy", dst, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -356,7 +369,7 @@ func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 
 // URL returns BaseURL followed by the escaped key. It does no I/O.
 func (l *Local) URL(key string) (string, error) {
-	if err := ValidateKey(key); err != nil {
+	if err := checkLocalKey(key); err != nil {
 		return "", wrapErr("url", key, err)
 	}
 	return joinURL(l.baseURL, key), nil

@@ -73,7 +73,7 @@ func TestLocalInFileHeaderMode(t *testing.T) {
 
 // modeFile is the file in the directory's top folder that records the
 // file-header mode.
-const modeFile = `.orga-storage\mode`
+const modeFile = storage.ModeFile
 
 // newHeaderLocal returns a Local that keeps attributes in file headers.
 func newHeaderLocal(t *testing.T) *storage.Local {

@@ -50,9 +50,9 @@ func (m attrMode) String() string {
 // modeFile, in the directory's top folder, records that the directory
 // keeps attributes in file headers: once a Put wrote one, every later
 // Local on the directory must too, also where a copy of it lands on a file
-// system with extended attributes. It shares tempMarker's backslash, so no
-// key can name it, List never shows it and the Handler never serves it.
-const modeFile = `.orga-storage\mode`
+// system with extended attributes. It holds nameMark, as temporary files do,
+// so no key can name it, List never shows it and the Handler never serves it.
+const modeFile = ".orga-storage" + nameMark + "mode"
 
 // modeFileText is modeFile's content; its first line names the mode.
 const modeFileText = "attributes: file headers\n" +

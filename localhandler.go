@@ -150,7 +150,7 @@ func (h *localHandler) key(u *url.URL) (string, int) {
 		p = rest
 	}
 	// Unescaped segment by segment, so that an encoded slash stays inside
-	// its segment, where ValidateKey refuses it, instead of making a new
+	// its segment, where checkLocalKey refuses it, instead of making a new
 	// one: URL never escapes a slash, so no key's URL contains %2F.
 	var b strings.Builder
 	for i, raw := range strings.Split(p, "/") {
@@ -167,7 +167,7 @@ func (h *localHandler) key(u *url.URL) (string, int) {
 		b.WriteString(s)
 	}
 	key := b.String()
-	if ValidateKey(key) != nil {
+	if checkLocalKey(key) != nil {
 		return "", http.StatusNotFound // no object can have such a key
 	}
 	return key, 0

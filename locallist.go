@@ -145,7 +145,7 @@ func (l *Local) readDir(dir string) ([]fs.DirEntry, error) {
 func objectEntries(d *os.File) ([]fs.DirEntry, error) {
 	entries, err := d.ReadDir(-1)
 	return slices.DeleteFunc(entries, func(e fs.DirEntry) bool {
-		return keyProblem(e.Name()) != "" || !(e.Type().IsRegular() || e.IsDir())
+		return keyProblem(e.Name()) != "" || nameProblem(e.Name()) != "" || !(e.Type().IsRegular() || e.IsDir())
 	}), err
 }
 

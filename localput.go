@@ -15,10 +15,10 @@ import (
 	"syscall"
 )
 
-// tempMarker starts the name of every temporary file. Keys cannot contain a
-// backslash, so no object is ever mistaken for a temporary file or the
+// tempMarker starts the name of every temporary file. No key segment holds
+// nameMark, so no object is ever mistaken for a temporary file or the
 // reverse.
-const tempMarker = `.put\`
+const tempMarker = ".put" + nameMark
 
 // Put stores r under key. See [Local] for what it guarantees.
 func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
@@ -27,6 +27,9 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 }
 
 func (l *Local) put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
+	if err := checkLocalKey(key); err != nil {
+		return Info{}, err
+	}
 	prepared, r, err := PreparePut(ctx, key, r, opts)
 	if err != nil {
 		return Info{}, err
@@ -290,8 +293,12 @@ func (l *Local) syncAncestors(dir string) error {
 }
 
 // syncFolder syncs the folder dir, which is name in root, so that the entries
-// added to it or removed from it survive a crash.
+// added to it or removed from it survive a crash. Where no folder can be
+// synced (Windows: see foldersSync) it does nothing.
 func (l *Local) syncFolder(root *os.Root, name, dir string) error {
+	if !foldersSync {
+		return nil
+	}
 	d, err := root.Open(name)
 	if err != nil {
 		return err

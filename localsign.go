@@ -50,7 +50,7 @@ func (l *Local) SignedURL(ctx context.Context, key string, opts *SignOptions) (s
 }
 
 func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string, error) {
-	if err := ValidateKey(key); err != nil {
+	if err := checkLocalKey(key); err != nil {
 		return "", err
 	}
 	method, expires, err := signExpiry(opts)

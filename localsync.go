@@ -8,7 +8,7 @@ func (l *Local) syncName() string { return "local:" + l.dir }
 
 // syncPrivate reads the Private flag that Put stored with the object.
 func (l *Local) syncPrivate(ctx context.Context, key string) (private, known bool, err error) {
-	if err := ValidateKey(key); err != nil {
+	if err := checkLocalKey(key); err != nil {
 		return false, false, wrapErr("stat", key, err)
 	}
 	if err := ctx.Err(); err != nil {
