@@ -391,3 +391,26 @@ func TestLocalFailedPutLeavesNoFolders(t *testing.T) {
 	_, err = l.Put(context.Background(), "events", strings.NewReader("x"), nil)
 	assert.NoError(t, err)
 }
+
+// TestHandlerMalformedStoredType serves objects whose stored type is not one
+// well-formed media type, as objects written before comma lists were refused
+// or hand-written attributes have: browsers would take the last type of a
+// list and run "image/png, text/javascript" as a script, so none keeps it.
+func TestHandlerMalformedStoredType(t *testing.T) {
+	l := newLocal(t)
+	h := l.Handler()
+	for i, typ := range []string{"image/png, text/javascript", "text/css,text/css", "image/png;x=y,text/html", "png", "text/html; charset"} {
+		key := fmt.Sprintf("old/%d.bin", i)
+		file := filepath.Join(l.Dir(), key)
+		require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
+		require.NoError(t, os.WriteFile(file, []byte("alert(1)"), 0o644))
+		require.NoError(t, unix.Setxattr(file, "user.orga-storage", fmt.Appendf(nil, `{"t":%q}`, typ), 0))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/media/"+key, nil))
+		require.Equal(t, http.StatusOK, rec.Code, typ)
+		assert.Equal(t, "application/octet-stream", rec.Header().Get("Content-Type"), typ)
+		assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"), typ)
+		assert.Equal(t, "attachment", rec.Header().Get("Content-Disposition"), typ)
+		assert.Equal(t, "alert(1)", rec.Body.String())
+	}
+}

@@ -1,7 +1,11 @@
 package storage
 
 import (
+	"bytes"
+	"crypto/md5"
+	"encoding/base64"
 	"errors"
+	"hash"
 	"io"
 	"io/fs"
 	"mime"
@@ -24,11 +28,17 @@ import (
 //   - GET and HEAD with the object, its stored Content-Type, Content-Disposition
 //     and Cache-Control, its ETag and Last-Modified, honouring Range,
 //     If-Range, If-Match, If-None-Match and If-Modified-Since as
-//     [http.ServeContent] does;
+//     [http.ServeContent] does; a URL signed with
+//     SignOptions.ResponseContentDisposition or ResponseContentType serves
+//     those in place of the stored ones (response-* parameters without a
+//     signature are ignored), still under the rules below. A stored type that
+//     is not one well-formed media type is served as application/octet-stream;
 //   - 404 for a missing object, a folder, an invalid key (traversal such as
 //     ".." or "%2e%2e", an encoded slash, NUL, backslash) and, without a
 //     valid signature, a private object, so that the answer does not tell a
-//     private object from a missing one; 400 for a malformed escape;
+//     private object from a missing one; 400 for a malformed escape and for
+//     a query that [url.ParseQuery] refuses (";" separators, more parameters
+//     than Go's limit), which is never taken for one without a signature;
 //   - 403 for a request whose X-Expires or X-Signature parameters, made by
 //     [Local.SignedURL], do not verify: tampered, expired, signed for another
 //     key or method, or sent to a Local without a signing key;
@@ -38,9 +48,15 @@ import (
 //     sniffing), as a public object unless signed with
 //     SignOptions.Private, and 200 with the new ETag; a PUT
 //     without a valid signature gets 403 and stores nothing, nor does an
-//     interrupted upload. A key clashing with a folder gets 409, an
-//     unacceptable Content-Type 400. The handler sets no size limit: wrap it
-//     in [http.MaxBytesHandler] for one, and a larger upload gets 413;
+//     interrupted upload. Without any Content-Type the object gets
+//     binary/octet-stream, S3's default. A URL signed with
+//     SignOptions.ContentLength takes a body of exactly that length: a longer
+//     one gets 413 (a chunked one once the length and a byte are read, never
+//     more), a shorter one 400; one signed with ContentMD5 needs that
+//     Content-MD5 header and a body matching it, else 400. A key clashing with
+//     a folder gets 409, an unacceptable Content-Type 400. Beyond signed
+//     lengths the handler sets no size limit: wrap it in
+//     [http.MaxBytesHandler] for one, and a larger upload gets 413;
 //   - 405 with an Allow header for any other method;
 //   - 403 for a file the server itself may not read (a permission
 //     problem of the directory's, for its operator to fix);
@@ -124,11 +140,19 @@ func (h *localHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, "")
 		return
 	}
-	if r.Method == http.MethodPut {
-		h.put(w, r, key)
+	// Parsed strictly: r.URL.Query drops what it cannot parse (";"
+	// separators, parameters past Go's limit), which would let a forged
+	// signature hidden behind junk read as no signature at all.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "malformed query")
 		return
 	}
-	h.get(w, r, key)
+	if r.Method == http.MethodPut {
+		h.put(w, r, key, q)
+		return
+	}
+	h.get(w, r, key, q)
 }
 
 // key returns the key that u names, or the status to answer with.
@@ -173,12 +197,13 @@ func (h *localHandler) key(u *url.URL) (string, int) {
 	return key, 0
 }
 
-func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string) {
-	q := r.URL.Query()
+func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string, q url.Values) {
 	signed := false
+	var spec signSpec // the signed response overrides; none without a signature
 	if hasSignature(q) {
 		// HEAD is signed as GET: it reveals no more than GET does.
-		if err := h.l.checkSignature(http.MethodGet, key, "", q, time.Now()); err != nil {
+		var err error
+		if spec, err = h.l.checkSignature(http.MethodGet, key, "", q, time.Now()); err != nil {
 			httpError(w, http.StatusForbidden, err.Error())
 			return
 		}
@@ -195,12 +220,22 @@ func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	hdr := w.Header()
-	contentType := attrs.ContentType
-	if contentType == "" {
+	contentType, disposition := attrs.ContentType, attrs.ContentDisposition
+	if spec.responseType != "" {
+		contentType = spec.responseType
+	}
+	if spec.responseDisposition != "" {
+		disposition = spec.responseDisposition
+	}
+	if _, ok := mediaType(contentType); !ok {
+		// Put refuses such a type, but an object may predate that rule or
+		// a hand-written attribute: browsers would take the last of a list,
+		// and a type that is bytes to us may be a script to them.
 		contentType = "application/octet-stream"
 	}
-	disposition := attrs.ContentDisposition
-	if isActiveType(contentType) {
+	// An override does not make an active object safe: the stored type
+	// counts too, so that no signed link renders it inline.
+	if isActiveType(contentType) || attrs.ContentType != "" && isActiveType(attrs.ContentType) {
 		disposition = attachment(disposition)
 		hdr.Set("Content-Security-Policy", "sandbox")
 	}
@@ -263,7 +298,7 @@ func (h *localHandler) openStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string) {
+func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string, q url.Values) {
 	types := r.Header.Values("Content-Type")
 	if len(types) > 1 {
 		httpError(w, http.StatusBadRequest, "more than one Content-Type")
@@ -273,31 +308,107 @@ func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string) {
 	if len(types) == 1 {
 		contentType = types[0]
 	}
-	q := r.URL.Query()
-	if err := h.l.checkSignature(http.MethodPut, key, contentType, q, time.Now()); err != nil {
+	spec, err := h.l.checkSignature(http.MethodPut, key, contentType, q, time.Now())
+	if err != nil {
 		httpError(w, http.StatusForbidden, err.Error())
 		return
 	}
-	info, err := h.l.Put(r.Context(), key, r.Body, &PutOptions{ContentType: contentType, Private: signedPrivate(q)})
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		status := http.StatusInternalServerError
+	body := io.Reader(r.Body)
+	if n := spec.contentLength; n > 0 {
 		switch {
-		case errors.As(err, &tooLarge):
-			status = http.StatusRequestEntityTooLarge
-		case errors.Is(err, fs.ErrInvalid), errors.Is(err, io.ErrUnexpectedEOF),
-			errors.Is(err, syscall.ENAMETOOLONG):
-			status = http.StatusBadRequest
-		case errors.Is(err, fs.ErrExist):
-			status = http.StatusConflict
-		case r.Context().Err() != nil:
-			return // the client is gone
+		case r.ContentLength > n:
+			httpError(w, http.StatusRequestEntityTooLarge, "the body is longer than the signed length")
+			return
+		case r.ContentLength >= 0 && r.ContentLength < n:
+			httpError(w, http.StatusBadRequest, "the body is shorter than the signed length")
+			return
 		}
-		httpError(w, status, "")
+		// A chunked body has no length to check first: it is read up to
+		// one byte past the signed length, never further.
+		body = &exactReader{r: http.MaxBytesReader(w, r.Body, n), left: n}
+	}
+	if spec.contentMD5 != "" {
+		sent := r.Header.Values("Content-MD5")
+		if len(sent) != 1 || sent[0] != spec.contentMD5 {
+			httpError(w, http.StatusBadRequest, "the request lacks the signed Content-MD5")
+			return
+		}
+		want, _ := base64.StdEncoding.DecodeString(spec.contentMD5) // checked by checkSignature
+		body = &md5Reader{r: body, h: md5.New(), want: want}
+	}
+	if contentType == "" {
+		contentType = defaultUploadType
+	}
+	info, err := h.l.Put(r.Context(), key, body, &PutOptions{ContentType: contentType, Private: spec.private})
+	if err != nil {
+		h.putError(w, r, err)
 		return
 	}
 	w.Header().Set("Etag", info.ETag)
 	w.WriteHeader(http.StatusOK)
+}
+
+// defaultUploadType is the type of an object uploaded through a signed URL
+// or form without a Content-Type, on every backend: S3's own default.
+const defaultUploadType = "binary/octet-stream"
+
+// putError answers a failed upload.
+func (h *localHandler) putError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooLarge *http.MaxBytesError
+	var mismatch *bodyMismatch
+	status, detail := http.StatusInternalServerError, ""
+	switch {
+	case errors.As(err, &tooLarge):
+		status = http.StatusRequestEntityTooLarge
+	case errors.As(err, &mismatch):
+		status, detail = http.StatusBadRequest, mismatch.what
+	case errors.Is(err, fs.ErrInvalid), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ENAMETOOLONG):
+		status = http.StatusBadRequest
+	case errors.Is(err, fs.ErrExist):
+		status = http.StatusConflict
+	case r.Context().Err() != nil:
+		return // the client is gone
+	}
+	httpError(w, status, detail)
+}
+
+// bodyMismatch is the error of an upload whose body is not the one signed.
+type bodyMismatch struct{ what string }
+
+func (e *bodyMismatch) Error() string { return e.what }
+
+// exactReader fails at the end of a body shorter than the signed length;
+// the http.MaxBytesReader it reads fails past it.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = &bodyMismatch{what: "the body is shorter than the signed length"}
+	}
+	return n, err
+}
+
+// md5Reader fails at the end of a body whose MD5 is not want, before the
+// Put it feeds can commit it.
+type md5Reader struct {
+	r    io.Reader
+	h    hash.Hash
+	want []byte
+}
+
+func (m *md5Reader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.h.Write(p[:n])
+	if err == io.EOF && !bytes.Equal(m.h.Sum(nil), m.want) {
+		err = &bodyMismatch{what: "the body does not match the signed Content-MD5"}
+	}
+	return n, err
 }
 
 // httpError answers with status and a short plain-text body. Every 404

@@ -15,10 +15,17 @@ import (
 
 // The query parameters that carry a signature. They are added after the
 // escaped key, so they never clash with it: a key's "?" is always escaped.
+// The response overrides take S3's names; without a signature the Handler
+// ignores them, so they are not signature parameters themselves.
 const (
-	paramExpires   = "X-Expires"
-	paramPrivate   = "X-Private" // "1" on a PUT signed with SignOptions.Private
-	paramSignature = "X-Signature"
+	paramExpires       = "X-Expires"
+	paramPrivate       = "X-Private"        // "1" on a PUT signed with SignOptions.Private
+	paramContentLength = "X-Content-Length" // SignOptions.ContentLength
+	paramContentMD5    = "X-Content-MD5"    // SignOptions.ContentMD5
+	paramSignature     = "X-Signature"
+
+	paramResponseDisposition = "response-content-disposition"
+	paramResponseType        = "response-content-type"
 )
 
 // minSigningKeyLen is the shortest signing key accepted, from
@@ -33,17 +40,23 @@ const signVersion = "orga-storage/local-url/v1"
 // SignedURL returns URL(key) with an expiry and an HMAC-SHA256 signature
 // appended as the query parameters X-Expires (Unix seconds) and X-Signature
 // (unpadded base64url), which [Local.Handler] checks. The signature covers
-// the method, the key, the expiry and, for a PUT, opts.ContentType and
-// opts.Private: a PUT signed with a content type must send exactly that
-// Content-Type header, while one signed without may send any; a PUT signed
-// with Private carries X-Private=1 and stores a private object. A GET URL
-// also serves HEAD. opts.ContentType and opts.Private are ignored for a
+// the method, the key, the expiry and, for a PUT, opts.ContentType,
+// opts.Private, opts.ContentLength and opts.ContentMD5: a PUT signed with a
+// content type must send exactly that Content-Type header, while one signed
+// without may send any (and the object gets binary/octet-stream when it sends
+// none, as on S3); a PUT signed with Private carries X-Private=1 and stores a
+// private object; one signed with a length or an MD5 carries X-Content-Length
+// or X-Content-MD5, and the Handler refuses a body of another length (413 when
+// longer, 400 when shorter) or one without that Content-MD5 header or not
+// matching it (400), storing nothing. A GET URL also serves HEAD; for a GET
+// the signature covers opts.ResponseContentDisposition and
+// opts.ResponseContentType, carried as response-content-disposition and
+// response-content-type. opts.ContentType and opts.Private are ignored for a
 // GET, as S3's SignedURL ignores them.
 //
-// The error wraps [ErrInvalidKey] for an invalid key, fs.ErrInvalid for an
-// unknown method, a negative expiry or one over 7 days, or a content type that
-// is not printable ASCII, and errors.ErrUnsupported when the Local has no
-// LocalOptions.SigningKey. SignedURL does no I/O.
+// The error wraps [ErrInvalidKey] for an invalid key, fs.ErrInvalid for
+// invalid options (see [SignOptions]), and errors.ErrUnsupported when the
+// Local has no LocalOptions.SigningKey. SignedURL does no I/O.
 func (l *Local) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
 	u, err := l.signedURL(key, opts, time.Now())
 	return u, wrapErr("sign", key, err)
@@ -53,53 +66,79 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 	if err := checkLocalKey(key); err != nil {
 		return "", err
 	}
-	method, expires, err := signExpiry(opts)
+	spec, err := parseSignOptions(opts)
 	if err != nil {
-		return "", err
-	}
-	contentType, private := "", false
-	if opts != nil && method == http.MethodPut {
-		contentType, private = opts.ContentType, opts.Private
-	}
-	// A newline in it would make the signed message ambiguous; S3 refuses
-	// such a header anyway.
-	if err := checkContentType(contentType); err != nil {
 		return "", err
 	}
 	if !l.signingKey.IsSet() {
 		return "", fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)
 	}
-	// Rounded up, so that a URL is valid for at least the time asked for.
+	expStr := expiryString(now, spec.expires)
+	sig := base64.RawURLEncoding.EncodeToString(l.mac(key, expStr, spec))
+	q := paramExpires + "=" + expStr
+	if spec.private {
+		q += "&" + paramPrivate + "=1"
+	}
+	if spec.contentLength > 0 {
+		q += "&" + paramContentLength + "=" + strconv.FormatInt(spec.contentLength, 10)
+	}
+	if spec.contentMD5 != "" {
+		q += "&" + paramContentMD5 + "=" + url.QueryEscape(spec.contentMD5)
+	}
+	if spec.responseDisposition != "" {
+		q += "&" + paramResponseDisposition + "=" + url.QueryEscape(spec.responseDisposition)
+	}
+	if spec.responseType != "" {
+		q += "&" + paramResponseType + "=" + url.QueryEscape(spec.responseType)
+	}
+	return joinURL(l.baseURL, key) + "?" + q + "&" + paramSignature + "=" + sig, nil
+}
+
+// expiryString returns now+expires in Unix seconds, rounded up, so that a
+// URL is valid for at least the time asked for.
+func expiryString(now time.Time, expires time.Duration) string {
 	deadline := now.Add(expires)
 	exp := deadline.Unix()
 	if deadline.Nanosecond() != 0 {
 		exp++
 	}
-	expStr := strconv.FormatInt(exp, 10)
-	sig := base64.RawURLEncoding.EncodeToString(l.mac(method, key, expStr, contentType, private))
-	query := paramExpires + "=" + expStr
-	if private {
-		query += "&" + paramPrivate + "=1"
-	}
-	return joinURL(l.baseURL, key) + "?" + query + "&" + paramSignature + "=" + sig, nil
+	return strconv.FormatInt(exp, 10)
 }
 
 // mac computes the signature of a request. The fields are joined by
 // newlines, which none of them can contain: keys have no control characters,
-// content types are printable ASCII, the method is GET or PUT and the expiry
-// is digits. A private PUT adds a field, so its message is one line longer
-// than any other; the messages of the others are as before X-Private, so
-// URLs signed then stay valid. No two different requests share a message.
-func (l *Local) mac(method, key, expires, contentType string, private bool) []byte {
+// content types, MD5s and dispositions are printable ASCII, the method is GET
+// or PUT and the expiry and length are digits. Each optional field adds a
+// line with its own label, in a fixed order, and only when set, so that URLs
+// signed before it existed stay valid and no two different requests share a
+// message.
+func (l *Local) mac(key, expires string, spec signSpec) []byte {
 	h := hmac.New(sha256.New, []byte(l.signingKey.reveal()))
-	for _, field := range [...]string{signVersion, method, key, expires, contentType} {
+	for _, field := range [...]string{signVersion, spec.method, key, expires, spec.contentType} {
 		h.Write([]byte(field))
 		h.Write([]byte{'\n'})
 	}
-	if private {
+	if spec.private {
 		h.Write([]byte("private\n"))
 	}
+	for _, f := range [...]struct{ label, value string }{
+		{"length=", lengthString(spec.contentLength)},
+		{"md5=", spec.contentMD5},
+		{"response-content-disposition=", spec.responseDisposition},
+		{"response-content-type=", spec.responseType},
+	} {
+		if f.value != "" {
+			h.Write([]byte(f.label + f.value + "\n"))
+		}
+	}
 	return h.Sum(nil)
+}
+
+func lengthString(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // errBadSignature and errExpired say why a signed request was refused; the
@@ -112,53 +151,90 @@ var (
 // hasSignature reports whether the query carries signature parameters at
 // all; a request that does must carry a valid signature.
 func hasSignature(q url.Values) bool {
-	return q.Has(paramSignature) || q.Has(paramExpires) || q.Has(paramPrivate)
+	return q.Has(paramSignature) || q.Has(paramExpires) || q.Has(paramPrivate) ||
+		q.Has(paramContentLength) || q.Has(paramContentMD5)
 }
 
-// signedPrivate reports whether q asks for a private object; the signature,
-// which checkSignature verifies, covers it.
-func signedPrivate(q url.Values) bool {
-	return q.Has(paramPrivate)
-}
-
-// checkSignature verifies that q signs method on key at now. For a PUT, the
-// signature must cover contentType, the request's Content-Type, or the empty
-// content type, which lets the upload send any. The error is errBadSignature
-// or errExpired.
-func (l *Local) checkSignature(method, key, contentType string, q url.Values, now time.Time) error {
+// checkSignature verifies that q signs method on key at now, and returns
+// what it signs. For a PUT, the signature must cover contentType, the
+// request's Content-Type, or the empty content type, which lets the upload
+// send any; the response overrides are ignored. For a GET, the upload
+// bounds are refused. The error is errBadSignature or errExpired.
+func (l *Local) checkSignature(method, key, contentType string, q url.Values, now time.Time) (signSpec, error) {
 	if !l.signingKey.IsSet() {
-		return errBadSignature
+		return signSpec{}, errBadSignature
 	}
 	exps, sigs := q[paramExpires], q[paramSignature]
 	if len(exps) != 1 || len(sigs) != 1 {
-		return errBadSignature
+		return signSpec{}, errBadSignature
 	}
-	private := signedPrivate(q)
-	if private && (method != http.MethodPut || len(q[paramPrivate]) != 1 || q.Get(paramPrivate) != "1") {
-		return errBadSignature
+	spec := signSpec{method: method}
+	if q.Has(paramPrivate) {
+		if method != http.MethodPut || len(q[paramPrivate]) != 1 || q.Get(paramPrivate) != "1" {
+			return signSpec{}, errBadSignature
+		}
+		spec.private = true
+	}
+	// Each signed value appears once, well-formed, and only on its method;
+	// the MAC then says whether it was signed.
+	single := func(name string) (string, bool) {
+		v := q[name]
+		return v[0], len(v) == 1 && v[0] != ""
+	}
+	if q.Has(paramContentLength) {
+		v, ok := single(paramContentLength)
+		if !ok || method != http.MethodPut || !isDigits(v) || len(v) > 18 || v[0] == '0' {
+			return signSpec{}, errBadSignature
+		}
+		spec.contentLength, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if q.Has(paramContentMD5) {
+		v, ok := single(paramContentMD5)
+		if !ok || method != http.MethodPut || checkContentMD5(v) != nil {
+			return signSpec{}, errBadSignature
+		}
+		spec.contentMD5 = v
+	}
+	if method == http.MethodGet {
+		for _, p := range [...]struct {
+			name string
+			dst  *string
+		}{{paramResponseDisposition, &spec.responseDisposition}, {paramResponseType, &spec.responseType}} {
+			if !q.Has(p.name) {
+				continue
+			}
+			v, ok := single(p.name)
+			if !ok || !isHeaderValue(v) {
+				return signSpec{}, errBadSignature
+			}
+			*p.dst = v
+		}
 	}
 	expStr := exps[0]
 	if !isDigits(expStr) || len(expStr) > 18 {
-		return errBadSignature
+		return signSpec{}, errBadSignature
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(sigs[0])
 	if err != nil || len(sig) != sha256.Size {
-		return errBadSignature
+		return signSpec{}, errBadSignature
 	}
 	if !isHeaderValue(contentType) {
-		return errBadSignature
+		return signSpec{}, errBadSignature
 	}
 	// The MAC is checked before the expiry, so that a forged expiry reads as
 	// a forgery rather than as an old URL.
-	if !hmac.Equal(sig, l.mac(method, key, expStr, contentType, private)) &&
-		!(contentType != "" && hmac.Equal(sig, l.mac(method, key, expStr, "", private))) {
-		return errBadSignature
+	spec.contentType = contentType
+	if !hmac.Equal(sig, l.mac(key, expStr, spec)) {
+		spec.contentType = ""
+		if contentType == "" || !hmac.Equal(sig, l.mac(key, expStr, spec)) {
+			return signSpec{}, errBadSignature
+		}
 	}
 	exp, _ := strconv.ParseInt(expStr, 10, 64) // 18 digits cannot overflow
 	if now.Unix() >= exp {
-		return errExpired
+		return signSpec{}, errExpired
 	}
-	return nil
+	return spec, nil
 }
 
 func isDigits(s string) bool {

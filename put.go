@@ -37,6 +37,6 @@ func PreparePut(ctx context.Context, key string, r io.Reader, opts *PutOptions) 
 // Validate reports whether SignedURL accepts the options, as documented on
 // [SignOptions]; a nil *SignOptions is valid. The error wraps fs.ErrInvalid.
 func (opts *SignOptions) Validate() error {
-	_, _, err := signExpiry(opts)
+	_, err := parseSignOptions(opts)
 	return err
 }

@@ -145,6 +145,11 @@ func TestS3Conformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return emptyS3(t, m.config()) })
 }
 
+func TestS3ConformanceHTTP(t *testing.T) {
+	m := needMinIO(t)
+	storagetest.RunHTTP(t, func(t *testing.T) storage.Storage { return emptyS3(t, m.config()) })
+}
+
 // TestS3ConformanceRestricted runs the suite as a user holding exactly the
 // IAM policy of the setup guide (docs/s3-setup.md).
 func TestS3ConformanceRestricted(t *testing.T) {

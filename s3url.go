@@ -36,47 +36,55 @@ func (s *S3) URL(key string) (string, error) {
 // SignedURL presigns a GET or PUT of key with SigV4, valid for opts.Expires
 // (15 minutes by default, at most 7 days). A PUT URL signs opts.ContentType
 // when set, and the upload must then send exactly that Content-Type;
-// otherwise the uploader sends any and S3 stores it. It signs no ACL, which
-// would be one more header for the uploader to repeat: objects uploaded
-// through it get the bucket's default access, so grant public reads with a
-// bucket policy; opts.Private, which asks for the same default, changes
-// nothing. The first call may look up the bucket's region.
+// otherwise the uploader sends any and S3 stores it, or binary/octet-stream
+// when it sends none. opts.ContentLength and opts.ContentMD5 are signed as
+// the Content-Length and Content-MD5 headers: S3 refuses an upload of
+// another length or without the header (403) and one whose body does not
+// match the MD5 (400 BadDigest), and stores nothing. A GET URL signs
+// opts.ResponseContentDisposition and opts.ResponseContentType as S3's
+// response-content-disposition and response-content-type parameters.
+//
+// A PUT URL signs no ACL, which would be one more header for the uploader
+// to repeat: objects uploaded through it get the bucket's default access,
+// so grant public reads with a bucket policy; opts.Private, which asks for
+// the same default, changes nothing. The first call may look up the
+// bucket's region. Invalid options fail with fs.ErrInvalid before any I/O.
 func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", wrapErr("sign", key, err)
 	}
-	method, expires, err := signExpiry(opts)
+	spec, err := parseSignOptions(opts)
 	if err != nil {
 		return "", wrapErr("sign", key, err)
-	}
-	contentType := ""
-	if opts != nil && method == http.MethodPut {
-		contentType = opts.ContentType
-		if err := checkContentType(contentType); err != nil {
-			return "", wrapErr("sign", key, err)
-		}
 	}
 	c, err := s.api(ctx)
 	if err != nil {
 		return "", wrapErr("sign", key, err)
 	}
-	withExpiry := s3.WithPresignExpires(expires)
+	withExpiry := s3.WithPresignExpires(spec.expires)
 	var signed string
-	switch method {
+	switch spec.method {
 	case http.MethodPut:
-		req, err := c.presign.PresignPutObject(ctx, &s3.PutObjectInput{
+		in := &s3.PutObjectInput{
 			Bucket:      aws.String(s.bucket),
 			Key:         aws.String(key),
-			ContentType: optional(contentType),
-		}, withExpiry)
+			ContentType: optional(spec.contentType),
+			ContentMD5:  optional(spec.contentMD5),
+		}
+		if spec.contentLength > 0 {
+			in.ContentLength = aws.Int64(spec.contentLength)
+		}
+		req, err := c.presign.PresignPutObject(ctx, in, withExpiry)
 		if err != nil {
 			return "", wrapErr("sign", key, err)
 		}
 		signed = req.URL
 	default:
 		req, err := c.presign.PresignGetObject(ctx, &s3.GetObjectInput{
-			Bucket: aws.String(s.bucket),
-			Key:    aws.String(key),
+			Bucket:                     aws.String(s.bucket),
+			Key:                        aws.String(key),
+			ResponseContentDisposition: optional(spec.responseDisposition),
+			ResponseContentType:        optional(spec.responseType),
 		}, withExpiry)
 		if err != nil {
 			return "", wrapErr("sign", key, err)

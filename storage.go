@@ -147,6 +147,19 @@ type SignOptions struct {
 	// default access (private unless a bucket policy says otherwise), it
 	// changes nothing. A GET ignores it.
 	Private bool
+
+	// PUT only. ContentLength > 0 signs the exact size: an upload of any other
+	// length is refused and stores nothing. ContentMD5 (base64 of the 16-byte MD5,
+	// as in the Content-MD5 header) signs the content: the upload must carry that
+	// header and a body that does not match it stores nothing.
+	ContentLength int64
+	ContentMD5    string
+
+	// GET only: the Content-Disposition and Content-Type of the response, e.g.
+	// `attachment; filename="Slides day 1.pdf"`; the stored object is unchanged.
+	// Local's Handler still applies its safe-serving rules to them.
+	ResponseContentDisposition string
+	ResponseContentType        string
 }
 
 // Reader streams an object's bytes; Info describes the whole object, even when
@@ -600,30 +613,6 @@ func decodeMetadata(sent string) (string, bool) {
 }
 
 func sameValue(v string) string { return v }
-
-// signExpiry returns how long a signed URL is valid.
-func signExpiry(opts *SignOptions) (method string, expires time.Duration, err error) {
-	method, expires = "GET", 15*time.Minute
-	if opts != nil {
-		if opts.Method != "" {
-			method = opts.Method
-		}
-		if opts.Expires != 0 {
-			expires = opts.Expires
-		}
-	}
-	switch {
-	case method != "GET" && method != "PUT":
-		return "", 0, fmt.Errorf("%w: cannot sign method %q, only GET and PUT", fs.ErrInvalid, method)
-	case expires < 0:
-		return "", 0, fmt.Errorf("%w: negative expiry %v", fs.ErrInvalid, expires)
-	case expires > maxSignExpiry:
-		return "", 0, fmt.Errorf("%w: expiry %v is more than 7 days", fs.ErrInvalid, expires)
-	}
-	// URLs carry whole seconds: rounding down would make 500ms a URL that
-	// is dead on arrival.
-	return method, (expires + time.Second - 1).Truncate(time.Second), nil
-}
 
 // maxSignExpiry is the longest validity SigV4 allows, kept for every backend.
 const maxSignExpiry = 7 * 24 * time.Hour

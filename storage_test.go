@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -46,6 +48,24 @@ func setUpAttrMode(t testing.TB, l *storage.Local) {
 
 func TestLocalConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return newLocal(t) })
+}
+
+// servedLocal returns a Local whose Handler serves its BaseURL, an absolute
+// URL on a test server.
+func servedLocal(t *testing.T) *storage.Local {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	l, err := storage.NewLocal(t.TempDir(), &storage.LocalOptions{BaseURL: srv.URL + "/media/", SigningKey: storage.NewSecret("conformance-signing-key-32-bytes")})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	mux.Handle("/media/", l.Handler())
+	return l
+}
+
+func TestLocalConformanceHTTP(t *testing.T) {
+	storagetest.RunHTTP(t, func(t *testing.T) storage.Storage { return servedLocal(t) })
 }
 
 // TestPutNamesBodyErrors checks that an error of the body a Put reads says

@@ -29,10 +29,7 @@ import (
 // must return a Storage holding no objects; it should register with t.Cleanup
 // whatever must be released afterwards.
 func Run(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
-	tests := []struct {
-		name string
-		test func(*testing.T, storage.Storage)
-	}{
+	runCases(t, newStorage, []suiteCase{
 		{"RoundTrip", testRoundTrip},
 		{"Overwrite", testOverwrite},
 		{"ReaderClose", testReaderClose},
@@ -57,9 +54,18 @@ func Run(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"ConcurrentPutsAndReads", testConcurrentPutsAndReads},
 		{"URL", testURL},
 		{"SignOptions", testSignOptions},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStorage(t)) })
+	})
+}
+
+type suiteCase struct {
+	name string
+	test func(*testing.T, storage.Storage)
+}
+
+// runCases runs each case as a subtest on a storage of its own.
+func runCases(t *testing.T, newStorage func(t *testing.T) storage.Storage, cases []suiteCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.test(t, newStorage(t)) })
 	}
 }
 
@@ -832,6 +838,16 @@ func testSignOptions(t *testing.T, s storage.Storage) {
 		{Expires: 8 * 24 * time.Hour},
 		{Expires: -time.Second},
 		{Method: "DELETE"},
+		{Method: "PUT", ContentLength: -1},
+		{Method: "PUT", ContentLength: 5<<30 + 1},
+		{Method: "PUT", ContentMD5: "not base64"},
+		{Method: "PUT", ContentMD5: "AAAA"}, // base64, but of 3 bytes
+		{Method: "PUT", ResponseContentDisposition: "attachment"},
+		{Method: "PUT", ResponseContentType: "application/pdf"},
+		{ContentLength: 10},
+		{ContentMD5: "1B2M2Y8AsgTpgAmY7PhCfg=="},
+		{ResponseContentType: "image/png, text/html"},
+		{ResponseContentDisposition: "attachment; filename=\"Präsentation.pdf\""},
 	} {
 		_, err := s.SignedURL(ctx, "private/export.csv", opts)
 		assert.ErrorIs(t, err, fs.ErrInvalid, "%+v", opts)
