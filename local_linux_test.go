@@ -392,11 +392,13 @@ func TestLocalFailedPutLeavesNoFolders(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// TestHandlerMalformedStoredType serves objects whose stored type is not one
-// well-formed media type, as objects written before comma lists were refused
-// or hand-written attributes have: browsers would take the last type of a
-// list and run "image/png, text/javascript" as a script, so none keeps it.
-func TestHandlerMalformedStoredType(t *testing.T) {
+// TestLocalServesMalformedStoredType serves through the Handler objects
+// whose stored type is not one well-formed media type, as objects written
+// before comma lists were refused or hand-written attributes have: browsers
+// would take the last type of a list and run "image/png, text/javascript"
+// as a script, so none keeps it. (It writes the extended attribute itself,
+// so it is no TestHandler, which the file-header mode reruns.)
+func TestLocalServesMalformedStoredType(t *testing.T) {
 	l := newLocal(t)
 	h := l.Handler()
 	for i, typ := range []string{"image/png, text/javascript", "text/css,text/css", "image/png;x=y,text/html", "png", "text/html; charset"} {
