@@ -387,5 +387,6 @@ func (a localAttrs) info(key string, fi fs.FileInfo) Info {
 		ETag:               a.ETag,
 		ModTime:            fi.ModTime().UTC().Truncate(time.Second), // as S3 keeps it
 		Metadata:           a.Metadata,
+		Private:            a.Private,
 	}
 }

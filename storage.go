@@ -100,6 +100,13 @@ type Info struct {
 	ModTime  time.Time
 	Metadata map[string]string // user metadata; names are lower-case
 	IsDir    bool              // a grouped prefix in a delimited listing
+
+	// Private reports an object stored with PutOptions.Private or through
+	// a SignedURL with SignOptions.Private, which its plain URL does not
+	// serve. Local keeps it with the object. S3 always reports false: who
+	// may read an object there is the business of its ACL and the bucket
+	// policy, which Stat does not read.
+	Private bool
 }
 
 // PutOptions holds the optional attributes of an object. A nil *PutOptions is

@@ -93,6 +93,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, opts *storage.
 			ETag:               newETag(),
 			ModTime:            time.Now().UTC().Truncate(time.Second),
 			Metadata:           prepared.Metadata,
+			Private:            prepared.Private,
 		},
 	}
 	s.mu.Lock()

@@ -646,6 +646,26 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestPutPrivate: put --private prints a URL that serves the object, a
+// signed one, since its plain URL answers 404; without a signing key it
+// says why there is none. stat shows the object private.
+func TestPutPrivate(t *testing.T) {
+	env := localEnv(t, "STORAGE_SIGNING_KEY=0123456789abcdef0123456789abcdef")
+	out := ok(t, env, "secret\n", "put", "-", "docs/p.txt", "--private")
+	assert.Regexp(t, `^/static/media/docs/p\.txt\?X-Expires=\d+&X-Signature=[\w-]+\n$`, out)
+	assert.Contains(t, ok(t, env, "", "stat", "docs/p.txt"), "Private:             yes")
+	assert.Contains(t, ok(t, env, "", "stat", "--json", "docs/p.txt"), `"private": true`)
+	ok(t, env, "public\n", "put", "-", "docs/q.txt")
+	assert.NotContains(t, ok(t, env, "", "stat", "docs/q.txt"), "Private")
+
+	unsigned := localEnv(t)
+	r := run(t, unsigned, "secret\n", "put", "-", "docs/p.txt", "--private")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stdout, "no URL would serve it")
+	assert.Contains(t, r.stderr, "no URL serves it until a signing key is set")
+	assert.Contains(t, r.stderr, "STORAGE_SIGNING_KEY")
+}
+
 // TestFolderHints: a folder key given where an object's is wanted says
 // what it is and what the user probably meant.
 func TestFolderHints(t *testing.T) {

@@ -83,6 +83,7 @@ type infoJSON struct {
 	ModTime            *time.Time        `json:"mod_time,omitempty"`
 	Metadata           map[string]string `json:"metadata,omitempty"`
 	IsDir              bool              `json:"is_dir,omitempty"`
+	Private            bool              `json:"private,omitempty"`
 	URL                string            `json:"url,omitempty"`
 }
 
@@ -96,6 +97,7 @@ func jsonInfo(info storage.Info) infoJSON {
 		ETag:               info.ETag,
 		Metadata:           info.Metadata,
 		IsDir:              info.IsDir,
+		Private:            info.Private,
 	}
 	if !info.ModTime.IsZero() {
 		t := info.ModTime.UTC()
@@ -220,6 +222,9 @@ and URL. With --json it prints them as one JSON object, with the fields of
 	}
 	if label != "" {
 		fmt.Fprintf(tw, "%s\t\n", label)
+	}
+	if info.Private {
+		fmt.Fprintf(tw, "Private:\tyes (the URL serves it only signed: see \"orga-storage sign\")\n")
 	}
 	fmt.Fprintf(tw, "URL:\t%s\n", u)
 	return tw.Flush()

@@ -94,6 +94,23 @@ sniffed from the first bytes.`)
 		// Typed or piped in, the input has no size the user could see.
 		fmt.Fprintf(a.stderr, "put %s: %s from stdin\n", key, humanSize(info.Size))
 	}
+	if opts.Private {
+		// The plain URL answers 404 for a private object: print one that
+		// works, and say for how long.
+		u, err := st.SignedURL(ctx, key, nil)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			fmt.Fprintf(a.stderr, "put %s: stored, private; no URL serves it until a signing key is set (%s)\n", key, message(err))
+			return nil
+		case err != nil:
+			return fmt.Errorf("stored %q, private, but cannot sign a URL for it: %w", key, err)
+		}
+		fmt.Fprintln(a.stdout, u)
+		if a.progress {
+			fmt.Fprintf(a.stderr, "put %s: private; the URL above expires in 15 minutes (\"orga-storage sign --expires\" makes longer ones)\n", key)
+		}
+		return nil
+	}
 	u, err := st.URL(key)
 	if err != nil {
 		return err
