@@ -359,7 +359,17 @@ func TestMinIO(t *testing.T) {
 		base := m.endpoint + "/" + m.bucket + "/" + prefix
 
 		assert.Equal(t, base+"docs/readme.md\n", ok(t, root, "# Hello\n", "put", "-", prefix+"docs/readme.md", "--meta", "author=alice"))
-		assert.Equal(t, base+"a%20b%2B.txt\n", ok(t, root, "plus", "put", "-", prefix+"a b+.txt", "--private"))
+		// A private object's public URL would answer 403: put prints a
+		// signed one, which fetches what was put.
+		private := ok(t, root, "plus", "put", "-", prefix+"a b+.txt", "--private")
+		assert.True(t, strings.HasPrefix(private, base+"a%20b%2B.txt?"), private)
+		assert.Contains(t, private, "X-Amz-Signature=")
+		privResp, err := http.Get(strings.TrimSpace(private))
+		require.NoError(t, err)
+		privBody, _ := io.ReadAll(privResp.Body)
+		privResp.Body.Close()
+		assert.Equal(t, http.StatusOK, privResp.StatusCode)
+		assert.Equal(t, "plus", string(privBody))
 		lines := ok(t, root, "", "ls", prefix)
 		assert.Regexp(t, `(?m)^\s+4 B  .*  `+regexp.QuoteMeta(prefix)+`a b\+\.txt\n\s+-\s+`+regexp.QuoteMeta(prefix)+`docs/\n$`, lines)
 		assert.Equal(t, 2, strings.Count(ok(t, root, "", "ls", "-r", "--json", prefix), "\n"))
