@@ -152,6 +152,11 @@ func (l *Local) view() localView {
 	return localView{l.dir, l.baseURL, l.mode.String(), l.signingKey}
 }
 
+// CheckKey reports whether l can store an object under key, without any
+// I/O: the error wraps [ErrInvalidKey] for a key [ValidateKey] refuses, and
+// on Windows for one that Windows cannot keep as a file name (see [Local]).
+func (l *Local) CheckKey(key string) error { return checkLocalKey(key) }
+
 // Close releases the directory. The Local must not be used afterwards.
 func (l *Local) Close() error {
 	l.files.close()
@@ -369,7 +374,7 @@ func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 
 // URL returns BaseURL followed by the escaped key. It does no I/O.
 func (l *Local) URL(key string) (string, error) {
-	if err := checkLocalKey(key); err != nil {
+	if err := ValidateKey(key); err != nil {
 		return "", wrapErr("url", key, err)
 	}
 	return joinURL(l.baseURL, key), nil
