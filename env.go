@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // The environment variables FromEnv reads. Only this file reads the environment.
@@ -20,6 +23,9 @@ const (
 	envEndpointS3 = "AWS_ENDPOINT_URL_S3"
 	envEndpoint   = "AWS_ENDPOINT_URL"
 	envACL        = "STORAGE_ACL"
+	envAttempts   = "AWS_MAX_ATTEMPTS"
+	envRetryMode  = "AWS_RETRY_MODE"
+	envAddressing = "STORAGE_S3_ADDRESSING"
 	envDir        = "STORAGE_DIR"
 	envURL        = "STORAGE_URL"
 	envSigningKey = "STORAGE_SIGNING_KEY"
@@ -44,6 +50,9 @@ var envUsage = [...]struct{ name, usage string }{
 	{envEndpointS3, "S3-compatible server, e.g. MinIO; unset: AWS"},
 	{envEndpoint, "S3-compatible server, when AWS_ENDPOINT_URL_S3 is unset"},
 	{envACL, "canned ACL for new S3 objects, e.g. public-read; unset: none"},
+	{envAttempts, "S3 attempts per request, retries included; unset: 3"},
+	{envRetryMode, "S3 retry mode, standard or adaptive; unset: standard"},
+	{envAddressing, "path or virtual (bucket in the host name); unset: path-style on a custom endpoint"},
 	{envDir, "local directory; default static/media"},
 	{envURL, "public base URL of the objects; local default /static/media/"},
 	{envSigningKey, "secret for signed URLs of local files (never printed)"},
@@ -70,7 +79,8 @@ func Env() []EnvVar {
 //   - BUCKET_NAME, AWS_KEY and AWS_SECRET all set: [S3], with
 //     AWS_SESSION_TOKEN too for temporary keys, further configured by
 //     AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or
-//     AWS_ENDPOINT_URL), STORAGE_URL and STORAGE_ACL;
+//     AWS_ENDPOINT_URL), STORAGE_URL, STORAGE_ACL, STORAGE_S3_ADDRESSING,
+//     and AWS_MAX_ATTEMPTS and AWS_RETRY_MODE (the SDK's names);
 //   - BUCKET_NAME set, AWS_KEY and AWS_SECRET unset, and
 //     STORAGE_S3_CREDENTIALS=default: [S3] with the AWS SDK's default
 //     credential chain (web identity as on EKS, ECS and EKS Pod Identity
@@ -82,12 +92,13 @@ func Env() []EnvVar {
 //     signed by STORAGE_SIGNING_KEY.
 //
 // One or two of the three set otherwise is a misconfiguration: the error
-// names the variables that are missing, and never prints a value; so is
-// STORAGE_S3_CREDENTIALS with another value, or beside AWS_KEY or
-// AWS_SECRET, or without BUCKET_NAME. AWS_SESSION_TOKEN alone selects
-// nothing: the SDK's own tools set it beside AWS_ACCESS_KEY_ID. So is one of them
-// with white space at either end, which no bucket name or key holds but a
-// value copied from a secrets file often does. FromEnv does no network I/O.
+// names the variables that are missing, and never prints a value. So is
+// one of them with white space at either end, which no bucket name or key
+// holds but a value copied from a secrets file often does, and so is
+// STORAGE_S3_CREDENTIALS with another value, beside AWS_KEY or AWS_SECRET,
+// or without BUCKET_NAME. AWS_SESSION_TOKEN alone selects nothing: the
+// SDK's own tools set it beside AWS_ACCESS_KEY_ID. FromEnv does no network
+// I/O.
 func FromEnv() (Storage, error) {
 	var set, missing, padded []string
 	for _, name := range []string{envBucket, envKey, envSecret} {
@@ -185,6 +196,24 @@ func s3FromEnv(cfg S3Config, source string) (*S3, error) {
 	cfg.Endpoint = cmp.Or(os.Getenv(envEndpointS3), os.Getenv(envEndpoint))
 	cfg.PublicURL = os.Getenv(envURL)
 	cfg.ACL = os.Getenv(envACL)
+	cfg.Addressing = os.Getenv(envAddressing)
+	if v := os.Getenv(envAddressing); v != "" && v != "path" && v != "virtual" {
+		return nil, fmt.Errorf("storage: %s must be \"path\" or \"virtual\"", envAddressing)
+	}
+	if v := os.Getenv(envAttempts); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("storage: %s must be a whole number of attempts, 1 or more (1: no retries)", envAttempts)
+		}
+		cfg.MaxAttempts = n
+	}
+	if v := os.Getenv(envRetryMode); v != "" {
+		mode, err := aws.ParseRetryMode(v)
+		if err != nil {
+			return nil, fmt.Errorf("storage: %s must be \"standard\" or \"adaptive\"", envRetryMode)
+		}
+		cfg.RetryMode = mode
+	}
 	if source == sourceDefaultChain {
 		p, err := defaultChainCredentials(context.Background(), cmp.Or(cfg.Region, s3DefaultRegion), nil)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/orga-server/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,4 +169,66 @@ func TestUnknownACLListsKnown(t *testing.T) {
 	_, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: "media", AccessKey: "AKIAEXAMPLE", SecretKey: storage.NewSecret("secret-value"), ACL: "public"})
 	require.ErrorIs(t, err, fs.ErrInvalid)
 	assert.Contains(t, err.Error(), `unknown canned ACL "public"; the canned ACLs are private, public-read, public-read-write, authenticated-read`)
+}
+
+// TestFromEnvTransportSettings reads the retry and addressing variables
+// into the S3Config, and refuses a bad value naming the variable without
+// printing any value, a secret least of all.
+func TestFromEnvTransportSettings(t *testing.T) {
+	setS3 := func(t *testing.T) {
+		for _, name := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "STORAGE_URL", "STORAGE_ACL", "STORAGE_S3_CREDENTIALS", "AWS_SESSION_TOKEN"} {
+			t.Setenv(name, "")
+		}
+		for _, v := range [...]struct{ name, value string }{
+			{"BUCKET_NAME", "orga-media"}, {"AWS_KEY", "key-value-2"}, {"AWS_SECRET", "secret-value-3"},
+			{"AWS_ENDPOINT_URL_S3", "https://objects.example.net"},
+			{"AWS_MAX_ATTEMPTS", ""}, {"AWS_RETRY_MODE", ""}, {"STORAGE_S3_ADDRESSING", ""},
+		} {
+			t.Setenv(v.name, v.value)
+		}
+	}
+
+	setS3(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "5")
+	t.Setenv("AWS_RETRY_MODE", "adaptive")
+	t.Setenv("STORAGE_S3_ADDRESSING", "virtual")
+	st, err := storage.FromEnv()
+	require.NoError(t, err)
+	s, ok := st.(*storage.S3)
+	require.True(t, ok, "FromEnv returned %T", st)
+	cfg := s.Config()
+	assert.Equal(t, 5, cfg.MaxAttempts)
+	assert.Equal(t, aws.RetryModeAdaptive, cfg.RetryMode)
+	assert.Equal(t, "virtual", cfg.Addressing)
+	u, err := s.URL("events/1/a.png")
+	require.NoError(t, err)
+	assert.Equal(t, "https://orga-media.objects.example.net/events/1/a.png", u)
+
+	for _, tt := range []struct{ name, value string }{
+		{"AWS_MAX_ATTEMPTS", "three"},
+		{"AWS_MAX_ATTEMPTS", "0"},
+		{"AWS_MAX_ATTEMPTS", "-2"},
+		{"AWS_RETRY_MODE", "legacy"},
+		{"STORAGE_S3_ADDRESSING", "vhost"},
+	} {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			setS3(t)
+			t.Setenv(tt.name, tt.value)
+			st, err := storage.FromEnv()
+			require.Error(t, err)
+			assert.Nil(t, st)
+			assert.Contains(t, err.Error(), tt.name, "the error names the variable")
+			for _, secret := range []string{"secret-value-3", "key-value-2"} {
+				assert.NotContains(t, err.Error(), secret)
+			}
+		})
+	}
+
+	seen := map[string]bool{}
+	for _, v := range storage.Env() {
+		seen[v.Name] = v.Usage != ""
+	}
+	for _, name := range []string{"AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "STORAGE_S3_ADDRESSING"} {
+		assert.True(t, seen[name], "storage.Env documents %s", name)
+	}
 }

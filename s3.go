@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -91,8 +93,11 @@ type S3 struct {
 	publicURL string
 	acl       string
 	region    string // as configured; "" means detect
-	creds     *s3Credentials
-	awsCfg    aws.Config
+	// addressing is S3Config.Addressing; pathStyle what it means here.
+	addressing string
+	pathStyle  bool
+	creds      *s3Credentials
+	awsCfg     aws.Config
 
 	// copyLimit and copyPartSize are s3CopyLimit and s3CopyPartSize, as
 	// fields so that a test can take the part-by-part path with a small
@@ -169,7 +174,14 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 	// an AWS_PROFILE naming a profile it cannot find makes it fail outright.
 	// Unset fields get the SDK's defaults (standard retries, HTTP client).
 	creds := newS3Credentials(cfg, source)
+	client := cfg.HTTPClient
+	if client == nil {
+		client = newS3HTTPClient()
+	}
 	awsCfg := aws.Config{
+		HTTPClient:                 client,
+		RetryMaxAttempts:           cfg.MaxAttempts,
+		RetryMode:                  cfg.RetryMode,
 		BaseEndpoint:               optional(endpoint),
 		Region:                     signingRegion,
 		Credentials:                creds,
@@ -178,14 +190,16 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 		APIOptions:                 []func(*middleware.Stack) error{contentMD5(!strings.HasPrefix(endpoint, "http://"))},
 	}
 	s := &S3{
-		bucket:    cfg.Bucket,
-		endpoint:  endpoint,
-		publicURL: cfg.PublicURL,
-		acl:       cfg.ACL,
-		region:    cfg.Region,
-		creds:     creds,
-		awsCfg:    awsCfg,
-		detecting: make(chan struct{}, 1),
+		bucket:     cfg.Bucket,
+		endpoint:   endpoint,
+		publicURL:  cfg.PublicURL,
+		acl:        cfg.ACL,
+		region:     cfg.Region,
+		addressing: cfg.Addressing,
+		pathStyle:  usePathStyle(cfg),
+		creds:      creds,
+		awsCfg:     awsCfg,
+		detecting:  make(chan struct{}, 1),
 
 		copyLimit:    s3CopyLimit,
 		copyPartSize: s3CopyPartSize,
@@ -196,7 +210,32 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 	return s, nil
 }
 
+// usePathStyle tells whether requests name the bucket in the path; see
+// S3Config.Addressing.
+func usePathStyle(cfg S3Config) bool {
+	switch cfg.Addressing {
+	case "path":
+		return true
+	case "virtual":
+		return false
+	}
+	return cfg.Endpoint != "" || strings.Contains(cfg.Bucket, ".")
+}
+
 func checkS3Config(cfg S3Config) error {
+	switch cfg.Addressing {
+	case "", "path", "virtual":
+	default:
+		return fmt.Errorf("%w: Addressing %q is neither \"path\" nor \"virtual\"", fs.ErrInvalid, cfg.Addressing)
+	}
+	if cfg.MaxAttempts < 0 {
+		return fmt.Errorf("%w: MaxAttempts %d is negative; 0 means the SDK's default of 3", fs.ErrInvalid, cfg.MaxAttempts)
+	}
+	switch cfg.RetryMode {
+	case "", aws.RetryModeStandard, aws.RetryModeAdaptive:
+	default:
+		return fmt.Errorf("%w: RetryMode %q is neither %q nor %q", fs.ErrInvalid, cfg.RetryMode, aws.RetryModeStandard, aws.RetryModeAdaptive)
+	}
 	if cfg.Credentials != nil {
 		var set []string
 		for _, f := range [...]struct{ name, value string }{
@@ -247,6 +286,12 @@ func checkS3Config(cfg S3Config) error {
 			return err
 		}
 	}
+	if cfg.Addressing == "virtual" && cfg.Endpoint != "" {
+		// checkBaseURL has parsed it.
+		if u, _ := url.Parse(cfg.Endpoint); net.ParseIP(u.Hostname()) != nil {
+			return fmt.Errorf("%w: Addressing \"virtual\" needs a host name in the endpoint to put the bucket in front of, not the IP address %s", fs.ErrInvalid, u.Hostname())
+		}
+	}
 	if cfg.ACL != "" {
 		var known []string
 		for _, acl := range types.ObjectCannedACL("").Values() {
@@ -285,7 +330,7 @@ func contentMD5(overHTTPS bool) func(*middleware.Stack) error {
 func (s *S3) newClient(region string) *s3.Client {
 	return s3.NewFromConfig(s.awsCfg, func(o *s3.Options) {
 		o.Region = region
-		o.UsePathStyle = s.endpoint != "" || strings.Contains(s.bucket, ".")
+		o.UsePathStyle = s.pathStyle
 	})
 }
 

@@ -44,6 +44,9 @@ func TestS3URLForms(t *testing.T) {
 		{"dotted bucket us-east-1", S3Config{Bucket: "media.example.org", Region: "us-east-1"}, "https://s3.us-east-1.amazonaws.com/media.example.org/" + escaped},
 		{"legacy bucket name", S3Config{Bucket: "Legacy_Media", Region: "us-east-1"}, "https://s3.us-east-1.amazonaws.com/Legacy_Media/" + escaped},
 		{"endpoint", S3Config{Bucket: "media", Endpoint: "http://127.0.0.1:9000/"}, "http://127.0.0.1:9000/media/" + escaped},
+		{"endpoint, virtual", S3Config{Bucket: "media", Endpoint: "https://objects.example.net/", Addressing: "virtual"}, "https://media.objects.example.net/" + escaped},
+		{"AWS, path", S3Config{Bucket: "media", Region: "eu-west-1", Addressing: "path"}, "https://s3.eu-west-1.amazonaws.com/media/" + escaped},
+		{"AWS, virtual", S3Config{Bucket: "media", Region: "eu-west-1", Addressing: "virtual"}, "https://media.s3.eu-west-1.amazonaws.com/" + escaped},
 		{"public URL", S3Config{Bucket: "media", Region: "eu-west-1", PublicURL: "https://cdn.example.org/files/"}, "https://cdn.example.org/files/" + escaped},
 		{"public URL without slash", S3Config{Bucket: "media", Endpoint: "http://minio:9000", PublicURL: "https://cdn.example.org"}, "https://cdn.example.org/" + escaped},
 	} {
@@ -75,7 +78,7 @@ func TestS3URLPartitions(t *testing.T) {
 				Bucket: aws.String(bucket), Region: aws.String(region), ForcePathStyle: aws.Bool(strings.Contains(bucket, ".")),
 			})
 			require.NoError(t, err, region)
-			assert.Equal(t, e.URI.String(), s3BaseURL("", bucket, region), region)
+			assert.Equal(t, e.URI.String(), s3BaseURL("", bucket, region, ""), region)
 		}
 	}
 }

@@ -27,6 +27,10 @@ func (s *S3) Config() S3Config {
 		PublicURL:   s.publicURL,
 		Region:      s.region,
 		ACL:         s.acl,
+		Addressing:  s.addressing,
+		HTTPClient:  s.awsCfg.HTTPClient,
+		MaxAttempts: s.awsCfg.RetryMaxAttempts,
+		RetryMode:   s.awsCfg.RetryMode,
 	}
 }
 

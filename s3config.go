@@ -37,9 +37,31 @@ type S3Config struct {
 	Credentials aws.CredentialsProvider `json:"-"`
 
 	Region    string // "" = detected on first use with GetBucketLocation (an empty answer means us-east-1)
-	Endpoint  string // "" = AWS; set for MinIO and other S3-compatible servers (path-style)
+	Endpoint  string // "" = AWS; set for MinIO and other S3-compatible servers (path-style unless Addressing says)
 	PublicURL string // "" = derived (see URLs); set for a CDN or custom domain
 	ACL       string // "" sends none; e.g. "public-read"
+
+	// Addressing chooses how requests and URLs name the bucket: "path"
+	// (ENDPOINT/BUCKET/KEY), "virtual" (BUCKET.ENDPOINT-HOST/KEY, for
+	// providers that require virtual hosts on a custom endpoint), or ""
+	// for the usual choice: path-style on a custom endpoint and for
+	// bucket names with dots, virtual-hosted on AWS.
+	Addressing string
+
+	// HTTPClient sends the requests; nil means a client with connect, TLS
+	// handshake and response-header timeouts and no overall deadline, so
+	// that a long transfer that is still moving data is never cut (see
+	// s3transport.go for the values and why). An *http.Client with a
+	// transport of your own, a proxy or a custom CA goes here.
+	HTTPClient aws.HTTPClient `json:"-"`
+	// MaxAttempts bounds the attempts of each request, the first
+	// included: 0 means the SDK's standard 3, 1 no retries. Retries back
+	// off exponentially with jitter, on throttling (SlowDown, 503), 5xx
+	// answers and network errors, as the SDK's retryer does.
+	MaxAttempts int
+	// RetryMode is the SDK's retry mode: "" or "standard", or "adaptive",
+	// which also slows the client down while the server throttles.
+	RetryMode aws.RetryMode
 }
 
 // s3ConfigFields is S3Config without its methods, for Format.

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,7 +29,7 @@ func (s *S3) URL(key string) (string, error) {
 		if region == "" {
 			region = s.regionInUse()
 		}
-		base = s3BaseURL(s.endpoint, s.bucket, region)
+		base = s3BaseURL(s.endpoint, s.bucket, region, s.addressing)
 	}
 	return joinURL(base, key), nil
 }
@@ -102,11 +103,20 @@ func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (stri
 // are no host name (capitals, underscores); other names get the
 // virtual-hosted form that AWS recommends, with the legacy global host in
 // us-east-1.
-func s3BaseURL(endpoint, bucket, region string) string {
+//
+// addressing, S3Config.Addressing, overrides the choice: "virtual" puts the
+// bucket in front of the endpoint's host, "path" uses the regional host of
+// AWS with the bucket in the path.
+func s3BaseURL(endpoint, bucket, region, addressing string) string {
 	switch {
+	case endpoint != "" && addressing == "virtual":
+		// checkS3Config has parsed the endpoint.
+		u, _ := url.Parse(strings.TrimRight(endpoint, "/"))
+		u.Host = bucket + "." + u.Host
+		return u.String()
 	case endpoint != "":
 		return strings.TrimRight(endpoint, "/") + "/" + bucket
-	case !isHostLabel(bucket):
+	case addressing == "path", !isHostLabel(bucket):
 		return "https://s3." + region + "." + awsDomain(region) + "/" + bucket
 	case region == "us-east-1":
 		return "https://" + bucket + ".s3.amazonaws.com"
