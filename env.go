@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // The environment variables FromEnv reads. Only this file reads the environment.
@@ -26,6 +27,9 @@ const (
 	envAttempts   = "AWS_MAX_ATTEMPTS"
 	envRetryMode  = "AWS_RETRY_MODE"
 	envAddressing = "STORAGE_S3_ADDRESSING"
+	envSSE        = "STORAGE_SSE"
+	envKMSKey     = "STORAGE_KMS_KEY_ID"
+	envClass      = "STORAGE_S3_STORAGE_CLASS"
 	envDir        = "STORAGE_DIR"
 	envURL        = "STORAGE_URL"
 	envSigningKey = "STORAGE_SIGNING_KEY"
@@ -53,6 +57,9 @@ var envUsage = [...]struct{ name, usage string }{
 	{envAttempts, "S3 attempts per request, retries included; unset: 3"},
 	{envRetryMode, "S3 retry mode, standard or adaptive; unset: standard"},
 	{envAddressing, "path or virtual (bucket in the host name); unset: path-style on a custom endpoint"},
+	{envSSE, "server-side encryption of uploads: AES256, aws:kms or aws:kms:dsse; unset: the bucket's default"},
+	{envKMSKey, "KMS key of aws:kms or aws:kms:dsse; unset: the AWS managed key"},
+	{envClass, "S3 storage class of uploads, e.g. STANDARD_IA; unset: the bucket's default"},
 	{envDir, "local directory; default static/media"},
 	{envURL, "public base URL of the objects; local default /static/media/"},
 	{envSigningKey, "secret for signed URLs of local files (never printed)"},
@@ -80,7 +87,8 @@ func Env() []EnvVar {
 //     AWS_SESSION_TOKEN too for temporary keys, further configured by
 //     AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or
 //     AWS_ENDPOINT_URL), STORAGE_URL, STORAGE_ACL, STORAGE_S3_ADDRESSING,
-//     and AWS_MAX_ATTEMPTS and AWS_RETRY_MODE (the SDK's names);
+//     STORAGE_SSE, STORAGE_KMS_KEY_ID, STORAGE_S3_STORAGE_CLASS, and
+//     AWS_MAX_ATTEMPTS and AWS_RETRY_MODE (the SDK's names);
 //   - BUCKET_NAME set, AWS_KEY and AWS_SECRET unset, and
 //     STORAGE_S3_CREDENTIALS=default: [S3] with the AWS SDK's default
 //     credential chain (web identity as on EKS, ECS and EKS Pod Identity
@@ -213,6 +221,18 @@ func s3FromEnv(cfg S3Config, source string) (*S3, error) {
 			return nil, fmt.Errorf("storage: %s must be \"standard\" or \"adaptive\"", envRetryMode)
 		}
 		cfg.RetryMode = mode
+	}
+	cfg.ServerSideEncryption = os.Getenv(envSSE)
+	cfg.KMSKeyID = os.Getenv(envKMSKey)
+	cfg.StorageClass = os.Getenv(envClass)
+	if err := checkEnumValue(envSSE, cfg.ServerSideEncryption, types.ServerSideEncryption("").Values()); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if cfg.KMSKeyID != "" && !strings.HasPrefix(cfg.ServerSideEncryption, "aws:kms") {
+		return nil, fmt.Errorf("storage: %s is set, and needs %s=aws:kms or aws:kms:dsse", envKMSKey, envSSE)
+	}
+	if err := checkEnumValue(envClass, cfg.StorageClass, types.StorageClass("").Values()); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
 	}
 	if source == sourceDefaultChain {
 		p, err := defaultChainCredentials(context.Background(), cmp.Or(cfg.Region, s3DefaultRegion), nil)

@@ -171,8 +171,8 @@ func TestUnknownACLListsKnown(t *testing.T) {
 	assert.Contains(t, err.Error(), `unknown canned ACL "public"; the canned ACLs are private, public-read, public-read-write, authenticated-read`)
 }
 
-// TestFromEnvTransportSettings reads the retry and addressing variables
-// into the S3Config, and refuses a bad value naming the variable without
+// TestFromEnvTransportSettings reads the retry, addressing, encryption and
+// storage class variables into the S3Config, and refuses a bad value naming the variable without
 // printing any value, a secret least of all.
 func TestFromEnvTransportSettings(t *testing.T) {
 	setS3 := func(t *testing.T) {
@@ -183,6 +183,7 @@ func TestFromEnvTransportSettings(t *testing.T) {
 			{"BUCKET_NAME", "orga-media"}, {"AWS_KEY", "key-value-2"}, {"AWS_SECRET", "secret-value-3"},
 			{"AWS_ENDPOINT_URL_S3", "https://objects.example.net"},
 			{"AWS_MAX_ATTEMPTS", ""}, {"AWS_RETRY_MODE", ""}, {"STORAGE_S3_ADDRESSING", ""},
+			{"STORAGE_SSE", ""}, {"STORAGE_KMS_KEY_ID", ""}, {"STORAGE_S3_STORAGE_CLASS", ""},
 		} {
 			t.Setenv(v.name, v.value)
 		}
@@ -192,6 +193,9 @@ func TestFromEnvTransportSettings(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "5")
 	t.Setenv("AWS_RETRY_MODE", "adaptive")
 	t.Setenv("STORAGE_S3_ADDRESSING", "virtual")
+	t.Setenv("STORAGE_SSE", "aws:kms")
+	t.Setenv("STORAGE_KMS_KEY_ID", "alias/orga-media")
+	t.Setenv("STORAGE_S3_STORAGE_CLASS", "STANDARD_IA")
 	st, err := storage.FromEnv()
 	require.NoError(t, err)
 	s, ok := st.(*storage.S3)
@@ -200,6 +204,9 @@ func TestFromEnvTransportSettings(t *testing.T) {
 	assert.Equal(t, 5, cfg.MaxAttempts)
 	assert.Equal(t, aws.RetryModeAdaptive, cfg.RetryMode)
 	assert.Equal(t, "virtual", cfg.Addressing)
+	assert.Equal(t, "aws:kms", cfg.ServerSideEncryption)
+	assert.Equal(t, "alias/orga-media", cfg.KMSKeyID)
+	assert.Equal(t, "STANDARD_IA", cfg.StorageClass)
 	u, err := s.URL("events/1/a.png")
 	require.NoError(t, err)
 	assert.Equal(t, "https://orga-media.objects.example.net/events/1/a.png", u)
@@ -210,6 +217,9 @@ func TestFromEnvTransportSettings(t *testing.T) {
 		{"AWS_MAX_ATTEMPTS", "-2"},
 		{"AWS_RETRY_MODE", "legacy"},
 		{"STORAGE_S3_ADDRESSING", "vhost"},
+		{"STORAGE_SSE", "kms"},
+		{"STORAGE_KMS_KEY_ID", "alias/orga-media"}, // without STORAGE_SSE=aws:kms
+		{"STORAGE_S3_STORAGE_CLASS", "COLD"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			setS3(t)
@@ -228,7 +238,7 @@ func TestFromEnvTransportSettings(t *testing.T) {
 	for _, v := range storage.Env() {
 		seen[v.Name] = v.Usage != ""
 	}
-	for _, name := range []string{"AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "STORAGE_S3_ADDRESSING"} {
+	for _, name := range []string{"AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "STORAGE_S3_ADDRESSING", "STORAGE_SSE", "STORAGE_KMS_KEY_ID", "STORAGE_S3_STORAGE_CLASS"} {
 		assert.True(t, seen[name], "storage.Env documents %s", name)
 	}
 }

@@ -93,6 +93,10 @@ type S3 struct {
 	publicURL string
 	acl       string
 	region    string // as configured; "" means detect
+	// sse, kmsKeyID and storageClass are sent with every upload.
+	sse          string
+	kmsKeyID     string
+	storageClass string
 	// addressing is S3Config.Addressing; pathStyle what it means here.
 	addressing string
 	pathStyle  bool
@@ -190,16 +194,19 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 		APIOptions:                 []func(*middleware.Stack) error{contentMD5(!strings.HasPrefix(endpoint, "http://"))},
 	}
 	s := &S3{
-		bucket:     cfg.Bucket,
-		endpoint:   endpoint,
-		publicURL:  cfg.PublicURL,
-		acl:        cfg.ACL,
-		region:     cfg.Region,
-		addressing: cfg.Addressing,
-		pathStyle:  usePathStyle(cfg),
-		creds:      creds,
-		awsCfg:     awsCfg,
-		detecting:  make(chan struct{}, 1),
+		bucket:       cfg.Bucket,
+		endpoint:     endpoint,
+		publicURL:    cfg.PublicURL,
+		acl:          cfg.ACL,
+		region:       cfg.Region,
+		sse:          cfg.ServerSideEncryption,
+		kmsKeyID:     cfg.KMSKeyID,
+		storageClass: cfg.StorageClass,
+		addressing:   cfg.Addressing,
+		pathStyle:    usePathStyle(cfg),
+		creds:        creds,
+		awsCfg:       awsCfg,
+		detecting:    make(chan struct{}, 1),
 
 		copyLimit:    s3CopyLimit,
 		copyPartSize: s3CopyPartSize,
@@ -292,6 +299,18 @@ func checkS3Config(cfg S3Config) error {
 			return fmt.Errorf("%w: Addressing \"virtual\" needs a host name in the endpoint to put the bucket in front of, not the IP address %s", fs.ErrInvalid, u.Hostname())
 		}
 	}
+	if err := checkEnumValue("ServerSideEncryption", cfg.ServerSideEncryption, types.ServerSideEncryption("").Values()); err != nil {
+		return err
+	}
+	if cfg.KMSKeyID != "" && !strings.HasPrefix(cfg.ServerSideEncryption, "aws:kms") {
+		return fmt.Errorf("%w: KMSKeyID is set but ServerSideEncryption is %q; a KMS key goes with \"aws:kms\" or \"aws:kms:dsse\"", fs.ErrInvalid, cfg.ServerSideEncryption)
+	}
+	if strings.IndexFunc(cfg.KMSKeyID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return fmt.Errorf("%w: KMSKeyID holds a space, a line break or another character that no key ID holds", fs.ErrInvalid)
+	}
+	if err := checkEnumValue("StorageClass", cfg.StorageClass, types.StorageClass("").Values()); err != nil {
+		return err
+	}
 	if cfg.ACL != "" {
 		var known []string
 		for _, acl := range types.ObjectCannedACL("").Values() {
@@ -300,6 +319,22 @@ func checkS3Config(cfg S3Config) error {
 		if !slices.Contains(known, cfg.ACL) {
 			return fmt.Errorf("%w: unknown canned ACL %q; the canned ACLs are %s", fs.ErrInvalid, cfg.ACL, strings.Join(known, ", "))
 		}
+	}
+	return nil
+}
+
+// checkEnumValue refuses a value that is set and none of the SDK's known
+// values of the field, listing them.
+func checkEnumValue[T ~string](field, value string, values []T) error {
+	if value == "" {
+		return nil
+	}
+	known := make([]string, len(values))
+	for i, v := range values {
+		known[i] = string(v)
+	}
+	if !slices.Contains(known, value) {
+		return fmt.Errorf("%w: %s %q is none of %s", fs.ErrInvalid, field, value, strings.Join(known, ", "))
 	}
 	return nil
 }
@@ -463,15 +498,18 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 	)
 	if ended {
 		out, err := c.api.PutObject(ctx, &s3.PutObjectInput{
-			Bucket:             aws.String(s.bucket),
-			Key:                aws.String(key),
-			Body:               bytes.NewReader((*buf)[:n]),
-			ContentLength:      aws.Int64(int64(n)),
-			ContentType:        aws.String(contentType),
-			ContentDisposition: optional(opts.ContentDisposition),
-			CacheControl:       optional(opts.CacheControl),
-			Metadata:           metadata,
-			ACL:                types.ObjectCannedACL(s.objectACL(opts.Private)),
+			Bucket:               aws.String(s.bucket),
+			Key:                  aws.String(key),
+			Body:                 bytes.NewReader((*buf)[:n]),
+			ContentLength:        aws.Int64(int64(n)),
+			ContentType:          aws.String(contentType),
+			ContentDisposition:   optional(opts.ContentDisposition),
+			CacheControl:         optional(opts.CacheControl),
+			Metadata:             metadata,
+			ACL:                  types.ObjectCannedACL(s.objectACL(opts.Private)),
+			ServerSideEncryption: types.ServerSideEncryption(s.sse),
+			SSEKMSKeyId:          optional(s.kmsKeyID),
+			StorageClass:         types.StorageClass(s.storageClass),
 		})
 		if err != nil {
 			return Info{}, s.translate(ctx, err, "s3:PutObject")
@@ -479,14 +517,17 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 		etag, result = out.ETag, out.ResultMetadata
 	} else {
 		out, err := c.uploader.UploadObject(ctx, &transfermanager.UploadObjectInput{
-			Bucket:             aws.String(s.bucket),
-			Key:                aws.String(key),
-			Body:               io.MultiReader(bytes.NewReader((*buf)[:n]), body),
-			ContentType:        aws.String(contentType),
-			ContentDisposition: optional(opts.ContentDisposition),
-			CacheControl:       optional(opts.CacheControl),
-			Metadata:           metadata,
-			ACL:                tmtypes.ObjectCannedACL(s.objectACL(opts.Private)),
+			Bucket:               aws.String(s.bucket),
+			Key:                  aws.String(key),
+			Body:                 io.MultiReader(bytes.NewReader((*buf)[:n]), body),
+			ContentType:          aws.String(contentType),
+			ContentDisposition:   optional(opts.ContentDisposition),
+			CacheControl:         optional(opts.CacheControl),
+			Metadata:             metadata,
+			ACL:                  tmtypes.ObjectCannedACL(s.objectACL(opts.Private)),
+			ServerSideEncryption: tmtypes.ServerSideEncryption(s.sse),
+			SSEKMSKeyID:          optional(s.kmsKeyID),
+			StorageClass:         tmtypes.StorageClass(s.storageClass),
 		})
 		if err != nil {
 			return Info{}, s.uploadFailed(ctx, c, err)

@@ -21,16 +21,19 @@ import (
 // describes the credentials.
 func (s *S3) Config() S3Config {
 	return S3Config{
-		Bucket:      s.bucket,
-		Credentials: s.creds,
-		Endpoint:    s.endpoint,
-		PublicURL:   s.publicURL,
-		Region:      s.region,
-		ACL:         s.acl,
-		Addressing:  s.addressing,
-		HTTPClient:  s.awsCfg.HTTPClient,
-		MaxAttempts: s.awsCfg.RetryMaxAttempts,
-		RetryMode:   s.awsCfg.RetryMode,
+		Bucket:               s.bucket,
+		Credentials:          s.creds,
+		Endpoint:             s.endpoint,
+		PublicURL:            s.publicURL,
+		Region:               s.region,
+		ACL:                  s.acl,
+		ServerSideEncryption: s.sse,
+		KMSKeyID:             s.kmsKeyID,
+		StorageClass:         s.storageClass,
+		Addressing:           s.addressing,
+		HTTPClient:           s.awsCfg.HTTPClient,
+		MaxAttempts:          s.awsCfg.RetryMaxAttempts,
+		RetryMode:            s.awsCfg.RetryMode,
 	}
 }
 

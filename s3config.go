@@ -41,6 +41,21 @@ type S3Config struct {
 	PublicURL string // "" = derived (see URLs); set for a CDN or custom domain
 	ACL       string // "" sends none; e.g. "public-read"
 
+	// ServerSideEncryption is sent with every upload, a Put whole or in
+	// parts and a Copy: "" sends none and leaves it to the bucket's
+	// default encryption; "AES256" asks for SSE-S3, "aws:kms" and
+	// "aws:kms:dsse" for SSE-KMS with KMSKeyID, or the AWS managed key
+	// when KMSKeyID is "". Presigned PUT URLs sign the matching headers,
+	// which the uploader must then send with the same values.
+	ServerSideEncryption string
+	// KMSKeyID is the KMS key (ID, ARN or alias ARN) of "aws:kms" and
+	// "aws:kms:dsse"; it may be set with those only.
+	KMSKeyID string
+	// StorageClass is sent with every upload, e.g. "STANDARD_IA" or
+	// "INTELLIGENT_TIERING"; "" sends none and leaves it to the bucket
+	// (STANDARD on AWS).
+	StorageClass string
+
 	// Addressing chooses how requests and URLs name the bucket: "path"
 	// (ENDPOINT/BUCKET/KEY), "virtual" (BUCKET.ENDPOINT-HOST/KEY, for
 	// providers that require virtual hosts on a custom endpoint), or ""

@@ -81,12 +81,15 @@ const copyAction = "s3:GetObject on the source and s3:PutObject"
 // copyObject copies src, which info describes, to dst in one request.
 func (s *S3) copyObject(ctx context.Context, c *s3Clients, dst, src string, info Info, acl string) (Info, error) {
 	out, err := c.api.CopyObject(ctx, &s3.CopyObjectInput{
-		Bucket:            aws.String(s.bucket),
-		Key:               aws.String(dst),
-		CopySource:        aws.String(s.bucket + "/" + escapeKey(src)),
-		CopySourceIfMatch: optional(info.ETag),
-		MetadataDirective: types.MetadataDirectiveCopy,
-		ACL:               types.ObjectCannedACL(acl),
+		Bucket:               aws.String(s.bucket),
+		Key:                  aws.String(dst),
+		CopySource:           aws.String(s.bucket + "/" + escapeKey(src)),
+		CopySourceIfMatch:    optional(info.ETag),
+		MetadataDirective:    types.MetadataDirectiveCopy,
+		ACL:                  types.ObjectCannedACL(acl),
+		ServerSideEncryption: types.ServerSideEncryption(s.sse),
+		SSEKMSKeyId:          optional(s.kmsKeyID),
+		StorageClass:         types.StorageClass(s.storageClass),
 	})
 	if err != nil {
 		return Info{}, s.translate(ctx, err, copyAction)
@@ -152,8 +155,9 @@ func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, inf
 // ETag is etag. CopyObject carries these over by itself; Info holds only
 // those this library sets, so they are read again here, lest an object
 // stored by another tool lose its Content-Encoding, Content-Language,
-// Expires, redirect or tags in a copy. Like CopyObject, it leaves the
-// storage class and the encryption to the bucket's defaults.
+// Expires, redirect or tags in a copy. As on CopyObject, the storage class
+// and the encryption are the configured ones (see S3Config), or else the
+// bucket's defaults.
 func (s *S3) copyUploadInput(ctx context.Context, c *s3Clients, dst, src, etag, acl string) (*s3.CreateMultipartUploadInput, error) {
 	head, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(src), IfMatch: optional(etag)})
 	if err != nil {
@@ -170,6 +174,9 @@ func (s *S3) copyUploadInput(ctx context.Context, c *s3Clients, dst, src, etag, 
 		WebsiteRedirectLocation: head.WebsiteRedirectLocation,
 		Metadata:                head.Metadata,
 		ACL:                     types.ObjectCannedACL(acl),
+		ServerSideEncryption:    types.ServerSideEncryption(s.sse),
+		SSEKMSKeyId:             optional(s.kmsKeyID),
+		StorageClass:            types.StorageClass(s.storageClass),
 	}
 	if head.ExpiresString != nil {
 		// An Expires that is no HTTP date cannot be sent back as one.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // URL returns the object's public URL: PublicURL followed by the key when
@@ -71,6 +72,11 @@ func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (stri
 			Key:         aws.String(key),
 			ContentType: optional(spec.contentType),
 			ContentMD5:  optional(spec.contentMD5),
+			// Signed as headers, not hoisted into the query: the uploader
+			// sends them, and S3 refuses a PUT whose values differ.
+			ServerSideEncryption: types.ServerSideEncryption(s.sse),
+			SSEKMSKeyId:          optional(s.kmsKeyID),
+			StorageClass:         types.StorageClass(s.storageClass),
 		}
 		if spec.contentLength > 0 {
 			in.ContentLength = aws.Int64(spec.contentLength)

@@ -112,12 +112,16 @@ func describeBackend(r *report) (storage.Storage, error) {
 			strings.Join(set, ", "), strings.Join(unset, ", "))
 	}
 	fmt.Fprintln(r.w, "Variables read:")
+	width := 0
+	for _, v := range vars {
+		width = max(width, len(v.Name))
+	}
 	for _, v := range vars {
 		value := v.Value
 		if value == "" {
 			value = "(unset)"
 		}
-		fmt.Fprintf(r.w, "  %-22s %s\n", v.Name, value)
+		fmt.Fprintf(r.w, "  %-*s %s\n", width, v.Name, value)
 	}
 	fmt.Fprintln(r.w)
 	return storage.FromEnv()
