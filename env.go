@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // The environment variables FromEnv reads. Only this file reads the environment.
@@ -205,9 +204,11 @@ func s3FromEnv(cfg S3Config, source string) (*S3, error) {
 	cfg.PublicURL = os.Getenv(envURL)
 	cfg.ACL = os.Getenv(envACL)
 	cfg.Addressing = os.Getenv(envAddressing)
-	if v := os.Getenv(envAddressing); v != "" && v != "path" && v != "virtual" {
-		return nil, fmt.Errorf("storage: %s must be \"path\" or \"virtual\"", envAddressing)
-	}
+	// The SDK reads its own variable in any case.
+	cfg.RetryMode = aws.RetryMode(strings.ToLower(os.Getenv(envRetryMode)))
+	cfg.ServerSideEncryption = os.Getenv(envSSE)
+	cfg.KMSKeyID = os.Getenv(envKMSKey)
+	cfg.StorageClass = os.Getenv(envClass)
 	if v := os.Getenv(envAttempts); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -215,23 +216,7 @@ func s3FromEnv(cfg S3Config, source string) (*S3, error) {
 		}
 		cfg.MaxAttempts = n
 	}
-	if v := os.Getenv(envRetryMode); v != "" {
-		mode, err := aws.ParseRetryMode(v)
-		if err != nil {
-			return nil, fmt.Errorf("storage: %s must be \"standard\" or \"adaptive\"", envRetryMode)
-		}
-		cfg.RetryMode = mode
-	}
-	cfg.ServerSideEncryption = os.Getenv(envSSE)
-	cfg.KMSKeyID = os.Getenv(envKMSKey)
-	cfg.StorageClass = os.Getenv(envClass)
-	if err := checkEnumValue(envSSE, cfg.ServerSideEncryption, types.ServerSideEncryption("").Values()); err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	if cfg.KMSKeyID != "" && !strings.HasPrefix(cfg.ServerSideEncryption, "aws:kms") {
-		return nil, fmt.Errorf("storage: %s is set, and needs %s=aws:kms or aws:kms:dsse", envKMSKey, envSSE)
-	}
-	if err := checkEnumValue(envClass, cfg.StorageClass, types.StorageClass("").Values()); err != nil {
+	if err := checkS3Choices(cfg, s3EnvName); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	if source == sourceDefaultChain {
@@ -242,6 +227,28 @@ func s3FromEnv(cfg S3Config, source string) (*S3, error) {
 		cfg.Credentials = p
 	}
 	return newS3(cfg, source)
+}
+
+// s3EnvName names the variable FromEnv reads field of S3Config from, for
+// checkS3Choices.
+func s3EnvName(field string) string {
+	switch field {
+	case "Addressing":
+		return envAddressing
+	case "MaxAttempts":
+		return envAttempts
+	case "RetryMode":
+		return envRetryMode
+	case "ServerSideEncryption":
+		return envSSE
+	case "KMSKeyID":
+		return envKMSKey
+	case "StorageClass":
+		return envClass
+	case "ACL":
+		return envACL
+	}
+	return field
 }
 
 // agree returns the verb form that agrees with the number of names.

@@ -220,6 +220,7 @@ func TestFromEnvTransportSettings(t *testing.T) {
 		{"STORAGE_SSE", "kms"},
 		{"STORAGE_KMS_KEY_ID", "alias/orga-media"}, // without STORAGE_SSE=aws:kms
 		{"STORAGE_S3_STORAGE_CLASS", "COLD"},
+		{"STORAGE_ACL", "public"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			setS3(t)

@@ -97,11 +97,9 @@ type S3 struct {
 	sse          string
 	kmsKeyID     string
 	storageClass string
-	// addressing is S3Config.Addressing; pathStyle what it means here.
-	addressing string
-	pathStyle  bool
-	creds      *s3Credentials
-	awsCfg     aws.Config
+	addressing   string // S3Config.Addressing
+	creds        *s3Credentials
+	awsCfg       aws.Config
 
 	// copyLimit and copyPartSize are s3CopyLimit and s3CopyPartSize, as
 	// fields so that a test can take the part-by-part path with a small
@@ -203,7 +201,6 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 		kmsKeyID:     cfg.KMSKeyID,
 		storageClass: cfg.StorageClass,
 		addressing:   cfg.Addressing,
-		pathStyle:    usePathStyle(cfg),
 		creds:        creds,
 		awsCfg:       awsCfg,
 		detecting:    make(chan struct{}, 1),
@@ -219,29 +216,19 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 
 // usePathStyle tells whether requests name the bucket in the path; see
 // S3Config.Addressing.
-func usePathStyle(cfg S3Config) bool {
-	switch cfg.Addressing {
+func (s *S3) usePathStyle() bool {
+	switch s.addressing {
 	case "path":
 		return true
 	case "virtual":
 		return false
 	}
-	return cfg.Endpoint != "" || strings.Contains(cfg.Bucket, ".")
+	return s.endpoint != "" || strings.Contains(s.bucket, ".")
 }
 
 func checkS3Config(cfg S3Config) error {
-	switch cfg.Addressing {
-	case "", "path", "virtual":
-	default:
-		return fmt.Errorf("%w: Addressing %q is neither \"path\" nor \"virtual\"", fs.ErrInvalid, cfg.Addressing)
-	}
-	if cfg.MaxAttempts < 0 {
-		return fmt.Errorf("%w: MaxAttempts %d is negative; 0 means the SDK's default of 3", fs.ErrInvalid, cfg.MaxAttempts)
-	}
-	switch cfg.RetryMode {
-	case "", aws.RetryModeStandard, aws.RetryModeAdaptive:
-	default:
-		return fmt.Errorf("%w: RetryMode %q is neither %q nor %q", fs.ErrInvalid, cfg.RetryMode, aws.RetryModeStandard, aws.RetryModeAdaptive)
+	if err := checkS3Choices(cfg, func(field string) string { return field }); err != nil {
+		return err
 	}
 	if cfg.Credentials != nil {
 		var set []string
@@ -299,26 +286,40 @@ func checkS3Config(cfg S3Config) error {
 			return fmt.Errorf("%w: Addressing \"virtual\" needs a host name in the endpoint to put the bucket in front of, not the IP address %s", fs.ErrInvalid, u.Hostname())
 		}
 	}
-	if err := checkEnumValue("ServerSideEncryption", cfg.ServerSideEncryption, types.ServerSideEncryption("").Values()); err != nil {
+	return nil
+}
+
+// checkS3Choices checks the fields of cfg that take one of a few values, and
+// those that go with them. name gives what an error calls a field: the field
+// itself for NewS3, the variable it came from for FromEnv.
+func checkS3Choices(cfg S3Config, name func(field string) string) error {
+	switch cfg.Addressing {
+	case "", "path", "virtual":
+	default:
+		return fmt.Errorf("%w: %s %q is neither \"path\" nor \"virtual\"", fs.ErrInvalid, name("Addressing"), cfg.Addressing)
+	}
+	if cfg.MaxAttempts < 0 {
+		return fmt.Errorf("%w: %s %d is negative; 0 means the SDK's default of 3", fs.ErrInvalid, name("MaxAttempts"), cfg.MaxAttempts)
+	}
+	switch cfg.RetryMode {
+	case "", aws.RetryModeStandard, aws.RetryModeAdaptive:
+	default:
+		return fmt.Errorf("%w: %s %q is neither %q nor %q", fs.ErrInvalid, name("RetryMode"), cfg.RetryMode, aws.RetryModeStandard, aws.RetryModeAdaptive)
+	}
+	if err := checkEnumValue(name("ServerSideEncryption"), cfg.ServerSideEncryption, types.ServerSideEncryption("").Values()); err != nil {
 		return err
 	}
 	if cfg.KMSKeyID != "" && !strings.HasPrefix(cfg.ServerSideEncryption, "aws:kms") {
-		return fmt.Errorf("%w: KMSKeyID is set but ServerSideEncryption is %q; a KMS key goes with \"aws:kms\" or \"aws:kms:dsse\"", fs.ErrInvalid, cfg.ServerSideEncryption)
+		return fmt.Errorf("%w: %s is set but %s is %q; a KMS key goes with \"aws:kms\" or \"aws:kms:dsse\"", fs.ErrInvalid, name("KMSKeyID"), name("ServerSideEncryption"), cfg.ServerSideEncryption)
 	}
 	if strings.IndexFunc(cfg.KMSKeyID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
-		return fmt.Errorf("%w: KMSKeyID holds a space, a line break or another character that no key ID holds", fs.ErrInvalid)
+		return fmt.Errorf("%w: %s holds a space, a line break or another character that no key ID holds", fs.ErrInvalid, name("KMSKeyID"))
 	}
-	if err := checkEnumValue("StorageClass", cfg.StorageClass, types.StorageClass("").Values()); err != nil {
+	if err := checkEnumValue(name("StorageClass"), cfg.StorageClass, types.StorageClass("").Values()); err != nil {
 		return err
 	}
-	if cfg.ACL != "" {
-		var known []string
-		for _, acl := range types.ObjectCannedACL("").Values() {
-			known = append(known, string(acl))
-		}
-		if !slices.Contains(known, cfg.ACL) {
-			return fmt.Errorf("%w: unknown canned ACL %q; the canned ACLs are %s", fs.ErrInvalid, cfg.ACL, strings.Join(known, ", "))
-		}
+	if known := types.ObjectCannedACL("").Values(); cfg.ACL != "" && !slices.Contains(known, types.ObjectCannedACL(cfg.ACL)) {
+		return fmt.Errorf("%w: %s: unknown canned ACL %q; the canned ACLs are %s", fs.ErrInvalid, name("ACL"), cfg.ACL, joinValues(known))
 	}
 	return nil
 }
@@ -326,17 +327,22 @@ func checkS3Config(cfg S3Config) error {
 // checkEnumValue refuses a value that is set and none of the SDK's known
 // values of the field, listing them.
 func checkEnumValue[T ~string](field, value string, values []T) error {
-	if value == "" {
-		return nil
-	}
-	known := make([]string, len(values))
-	for i, v := range values {
-		known[i] = string(v)
-	}
-	if !slices.Contains(known, value) {
-		return fmt.Errorf("%w: %s %q is none of %s", fs.ErrInvalid, field, value, strings.Join(known, ", "))
+	if value != "" && !slices.Contains(values, T(value)) {
+		return fmt.Errorf("%w: %s %q is none of %s", fs.ErrInvalid, field, value, joinValues(values))
 	}
 	return nil
+}
+
+// joinValues lists the SDK's values of an enumerated field.
+func joinValues[T ~string](values []T) string {
+	var b strings.Builder
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(v))
+	}
+	return b.String()
 }
 
 // contentMD5 returns the API option that sends Content-MD5 where nothing
@@ -365,7 +371,7 @@ func contentMD5(overHTTPS bool) func(*middleware.Stack) error {
 func (s *S3) newClient(region string) *s3.Client {
 	return s3.NewFromConfig(s.awsCfg, func(o *s3.Options) {
 		o.Region = region
-		o.UsePathStyle = s.pathStyle
+		o.UsePathStyle = s.usePathStyle()
 	})
 }
 
