@@ -7,7 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/orga-server/storage"
@@ -118,4 +120,44 @@ func ExampleDeletePrefix() {
 	// Output:
 	// 2 <nil>
 	// true
+}
+
+// ExampleStorage_SignedPost signs a form with which a speaker's browser
+// uploads a photo of at most 5 MiB straight to the storage, under a key
+// the server chose. The page posts every field, then the file last.
+func ExampleStorage_SignedPost() {
+	dir, err := os.MkdirTemp("", "media")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	local, err := storage.NewLocal(dir, &storage.LocalOptions{SigningKey: storage.NewSecret("at least 32 random bytes from a secret store")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	var s storage.Storage = local
+
+	form, err := s.SignedPost(context.Background(), "events/42/speakers/7/photo.png", &storage.PostOptions{
+		MaxSize:     5 << 20,
+		ContentType: "image/png",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(`<form method="post" enctype="multipart/form-data" action="` + form.URL + `">`)
+	for _, name := range slices.Sorted(maps.Keys(form.Fields)) {
+		if name == "key" || name == "Content-Type" {
+			fmt.Printf("  %s: %s\n", name, form.Fields[name])
+		} else {
+			fmt.Printf("  %s: …\n", name)
+		}
+	}
+	// Output:
+	// <form method="post" enctype="multipart/form-data" action="/static/media/">
+	//   Content-Type: image/png
+	//   key: events/42/speakers/7/photo.png
+	//   policy: …
+	//   success_action_status: …
+	//   x-signature: …
 }

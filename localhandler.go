@@ -57,6 +57,11 @@ import (
 //     a folder gets 409, an unacceptable Content-Type 400. Beyond signed
 //     lengths the handler sets no size limit: wrap it in
 //     [http.MaxBytesHandler] for one, and a larger upload gets 413;
+//   - POST at the base path (BaseURL's path, as [Local.SignedPost]'s
+//     PostForm.URL names it) with a multipart/form-data form made by
+//     SignedPost, its file streamed into [Local.Put] and refused unless the
+//     form's policy allows it, as SignedPost documents; the fields before the
+//     file are at most 16 of 4 KiB each;
 //   - 405 with an Allow header for any other method;
 //   - 403 for a file the server itself may not read (a permission
 //     problem of the directory's, for its operator to fix);
@@ -126,10 +131,19 @@ func (h *localHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodPut:
+	case http.MethodPost:
+		if h.isBase(r.URL) {
+			h.post(w, r)
+			return
+		}
+		fallthrough
 	default:
 		allow := "GET, HEAD"
 		if h.l.signingKey.IsSet() {
 			allow += ", PUT"
+		}
+		if h.isBase(r.URL) {
+			allow += ", POST"
 		}
 		w.Header().Set("Allow", allow)
 		httpError(w, http.StatusMethodNotAllowed, "")
@@ -153,6 +167,19 @@ func (h *localHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.get(w, r, key, q)
+}
+
+// isBase reports whether u names the base path itself, where forms post.
+func (h *localHandler) isBase(u *url.URL) bool {
+	p := strings.Trim(u.EscapedPath(), "/")
+	for _, seg := range h.base {
+		raw, rest, _ := strings.Cut(p, "/")
+		if s, err := url.PathUnescape(raw); err != nil || s != seg {
+			return false
+		}
+		p = rest
+	}
+	return p == ""
 }
 
 // key returns the key that u names, or the status to answer with.
@@ -347,10 +374,6 @@ func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string, q
 	w.Header().Set("Etag", info.ETag)
 	w.WriteHeader(http.StatusOK)
 }
-
-// defaultUploadType is the type of an object uploaded through a signed URL
-// or form without a Content-Type, on every backend: S3's own default.
-const defaultUploadType = "binary/octet-stream"
 
 // putError answers a failed upload.
 func (h *localHandler) putError(w http.ResponseWriter, r *http.Request, err error) {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -332,6 +333,23 @@ func (s *Store) SignedURL(ctx context.Context, key string, opts *storage.SignOpt
 		return "", opErr("sign", key, err)
 	}
 	return s.URL(key)
+}
+
+// SignedPost checks key and opts as every backend does and then fails with
+// an error wrapping errors.ErrUnsupported: a Store serves no HTTP, so no form
+// could post to it.
+func (s *Store) SignedPost(ctx context.Context, key string, opts *storage.PostOptions) (storage.PostForm, error) {
+	check := storage.ValidateKey
+	if opts != nil && opts.KeyPrefix {
+		check = storage.ValidatePrefix
+	}
+	if err := check(key); err != nil {
+		return storage.PostForm{}, opErr("sign", key, err)
+	}
+	if err := opts.Validate(); err != nil {
+		return storage.PostForm{}, opErr("sign", key, err)
+	}
+	return storage.PostForm{}, opErr("sign", key, fmt.Errorf("memstore serves no HTTP, so it cannot take a form upload: %w", errors.ErrUnsupported))
 }
 
 // Close drops every object. Calls after Close fail with fs.ErrClosed;

@@ -26,6 +26,12 @@ func RunHTTP(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"SignedPutBounds", testSignedPutBounds},
 		{"SignedPutDefaultType", testSignedPutDefaultType},
 		{"SignedGetResponse", testSignedGetResponse},
+		{"PostBounds", testPostBounds},
+		{"PostContentType", testPostContentType},
+		{"PostKey", testPostKey},
+		{"PostExpired", testPostExpired},
+		{"PostTampered", testPostTampered},
+		{"PostDefaultType", testPostDefaultType},
 	})
 }
 

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"ConcurrentPutsAndReads", testConcurrentPutsAndReads},
 		{"URL", testURL},
 		{"SignOptions", testSignOptions},
+		{"PostOptions", testPostOptions},
 	})
 }
 
@@ -870,6 +871,42 @@ func testSignOptions(t *testing.T, s storage.Storage) {
 	u, err := s.SignedURL(ctx, "private/export.csv", &storage.SignOptions{Expires: 7 * 24 * time.Hour})
 	require.NoError(t, err)
 	assert.NotEmpty(t, u)
+}
+
+// testPostOptions checks that SignedPost refuses invalid options and keys
+// before any I/O, on every backend, including those that cannot take posts.
+func testPostOptions(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	for _, opts := range []*storage.PostOptions{
+		nil,
+		{},
+		{MaxSize: -1},
+		{MaxSize: 10, MinSize: -1},
+		{MaxSize: 10, MinSize: 11},
+		{MaxSize: 5<<30 + 1},
+		{MaxSize: 10, Expires: 8 * 24 * time.Hour},
+		{MaxSize: 10, ContentType: "image"},
+		{MaxSize: 10, ContentType: "image/png/"},
+		{MaxSize: 10, ContentType: "image/png, text/html"},
+	} {
+		_, err := s.SignedPost(ctx, "uploads/a.png", opts)
+		assert.ErrorIs(t, err, fs.ErrInvalid, "%+v", opts)
+		checkOpError(t, err, "sign", "uploads/a.png")
+	}
+	for _, key := range []string{"", "../a", "a//b", "a/"} {
+		_, err := s.SignedPost(ctx, key, &storage.PostOptions{MaxSize: 10})
+		assert.ErrorIs(t, err, storage.ErrInvalidKey, "key %q", key)
+	}
+	_, err := s.SignedPost(ctx, "../", &storage.PostOptions{MaxSize: 10, KeyPrefix: true})
+	assert.ErrorIs(t, err, storage.ErrInvalidKey, "an invalid prefix")
+
+	form, err := s.SignedPost(ctx, "uploads/", &storage.PostOptions{MaxSize: 10, KeyPrefix: true, ContentType: "image/"})
+	if errors.Is(err, errors.ErrUnsupported) {
+		return // what it refuses is checked above; it takes no posts
+	}
+	require.NoError(t, err)
+	assert.NotEmpty(t, form.URL)
+	assert.Equal(t, "uploads/", form.Fields["key"])
 }
 
 // checkOpError checks that err is an *storage.OpError naming op and key, as

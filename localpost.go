@@ -1,0 +1,222 @@
+package storage
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// postSignVersion starts every signed form policy, so that a form's MAC can
+// never be taken for a URL's made with the same key, nor a URL's for a form's.
+const postSignVersion = "orga-storage/local-post/v1"
+
+// The fields of a Local form, besides "key", "Content-Type" and the file.
+const (
+	fieldPolicy    = "policy"
+	fieldSignature = "x-signature"
+	fieldStatus    = "success_action_status"
+)
+
+// localPolicy is what a Local form signs. It travels in the form as
+// unpadded base64url of its JSON, and the MAC covers those exact bytes.
+type localPolicy struct {
+	Expires    int64  `json:"exp"` // Unix seconds
+	Key        string `json:"key"`
+	KeyPrefix  bool   `json:"prefix,omitempty"`
+	MinSize    int64  `json:"min,omitempty"`
+	MaxSize    int64  `json:"max"`
+	Type       string `json:"type,omitempty"`
+	TypePrefix bool   `json:"typePrefix,omitempty"`
+	Private    bool   `json:"private,omitempty"`
+}
+
+// SignedPost returns a form that posts to the base URL, where [Local.Handler]
+// takes it, with the fields "key", "policy" (the options and the expiry,
+// readable by anyone), "x-signature" (an HMAC-SHA256 of the policy with
+// LocalOptions.SigningKey), "success_action_status" and, unless
+// opts.ContentType is a prefix, "Content-Type" (see [PostForm]). The Handler refuses a post whose policy
+// does not verify or has expired, whose key or Content-Type is outside it
+// (403), whose file is larger than opts.MaxSize (413, once MaxSize and one
+// more byte are read) or smaller than opts.MinSize (400), and stores
+// nothing; a successful post stores the file as Put does, with the posted
+// Content-Type (binary/octet-stream when none, as on S3), private with
+// opts.Private, and is answered 204.
+//
+// The error wraps [ErrInvalidKey] for an invalid key (with opts.KeyPrefix, an
+// invalid prefix), fs.ErrInvalid for invalid options (see
+// [PostOptions.Validate]), and errors.ErrUnsupported when the Local has no
+// LocalOptions.SigningKey. SignedPost does no I/O.
+func (l *Local) SignedPost(ctx context.Context, key string, opts *PostOptions) (PostForm, error) {
+	form, err := l.signedPost(key, opts, time.Now())
+	return form, wrapErr("sign", key, err)
+}
+
+func (l *Local) signedPost(key string, opts *PostOptions, now time.Time) (PostForm, error) {
+	check := checkLocalKey
+	if opts != nil && opts.KeyPrefix {
+		check = ValidatePrefix
+	}
+	if err := check(key); err != nil {
+		return PostForm{}, err
+	}
+	spec, err := parsePostOptions(opts)
+	if err != nil {
+		return PostForm{}, err
+	}
+	if !l.signingKey.IsSet() {
+		return PostForm{}, fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)
+	}
+	exp, _ := strconv.ParseInt(expiryString(now, spec.expires), 10, 64)
+	doc, err := json.Marshal(localPolicy{
+		Expires: exp, Key: key, KeyPrefix: spec.keyPrefix, MinSize: spec.minSize, MaxSize: spec.maxSize,
+		Type: spec.contentType, TypePrefix: spec.typePrefix, Private: spec.private,
+	})
+	if err != nil {
+		return PostForm{}, err
+	}
+	policy := base64.RawURLEncoding.EncodeToString(doc)
+	fields := spec.formFields(key)
+	fields[fieldPolicy] = policy
+	fields[fieldSignature] = base64.RawURLEncoding.EncodeToString(l.postMAC(policy))
+	return PostForm{URL: joinURL(l.baseURL, ""), Fields: fields}, nil
+}
+
+func (l *Local) postMAC(policy string) []byte {
+	h := hmac.New(sha256.New, []byte(l.signingKey.reveal()))
+	h.Write([]byte(postSignVersion + "\n" + policy))
+	return h.Sum(nil)
+}
+
+// checkPostPolicy verifies the policy and signature fields at now and
+// returns the policy. The error is errBadSignature or errExpired.
+func (l *Local) checkPostPolicy(policy, signature string, now time.Time) (localPolicy, error) {
+	if !l.signingKey.IsSet() {
+		return localPolicy{}, errBadSignature
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(signature)
+	if err != nil || len(sig) != sha256.Size || !hmac.Equal(sig, l.postMAC(policy)) {
+		return localPolicy{}, errBadSignature
+	}
+	doc, err := base64.RawURLEncoding.DecodeString(policy)
+	var p localPolicy
+	if err != nil || json.Unmarshal(doc, &p) != nil || p.MaxSize <= 0 {
+		return localPolicy{}, errBadSignature
+	}
+	if now.Unix() >= p.Expires {
+		return localPolicy{}, errExpired
+	}
+	return p, nil
+}
+
+// Bounds on the fields before the file, which are read into memory.
+const (
+	maxPostFields    = 16
+	maxPostFieldSize = 4 << 10
+)
+
+// post takes a form made by SignedPost: its fields, then the file, which is
+// streamed into Put and never read past the policy's MaxSize and one byte.
+func (h *localHandler) post(w http.ResponseWriter, r *http.Request) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "a post must be multipart/form-data")
+		return
+	}
+	fields := map[string]string{}
+	var file io.Reader
+	for file == nil {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			httpError(w, http.StatusBadRequest, `the form has no "file" field`)
+			return
+		}
+		if err != nil {
+			httpError(w, http.StatusBadRequest, "malformed form")
+			return
+		}
+		name := strings.ToLower(part.FormName())
+		if name == "file" {
+			file = part
+			break
+		}
+		value, err := io.ReadAll(io.LimitReader(part, maxPostFieldSize+1))
+		switch {
+		case err != nil:
+			httpError(w, http.StatusBadRequest, "malformed form")
+			return
+		case len(value) > maxPostFieldSize || len(fields) == maxPostFields:
+			httpError(w, http.StatusBadRequest, "the form's fields are too large")
+			return
+		}
+		switch name {
+		case "key", "content-type", fieldPolicy, fieldSignature, fieldStatus:
+		default:
+			httpError(w, http.StatusBadRequest, fmt.Sprintf("unknown form field %q", name))
+			return
+		}
+		if _, dup := fields[name]; dup {
+			httpError(w, http.StatusBadRequest, fmt.Sprintf("form field %q appears twice", name))
+			return
+		}
+		fields[name] = string(value)
+	}
+	policy, err := h.l.checkPostPolicy(fields[fieldPolicy], fields[fieldSignature], time.Now())
+	if err != nil {
+		httpError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	key, contentType := fields["key"], fields["content-type"]
+	spec := postSpec{contentType: policy.Type, typePrefix: policy.TypePrefix}
+	switch {
+	case fields[fieldStatus] != "" && fields[fieldStatus] != postSuccessStatus:
+		httpError(w, http.StatusBadRequest, "success_action_status must be "+postSuccessStatus)
+		return
+	case policy.KeyPrefix && !strings.HasPrefix(key, policy.Key), !policy.KeyPrefix && key != policy.Key:
+		httpError(w, http.StatusForbidden, "the key is not the one the form allows")
+		return
+	case checkLocalKey(key) != nil:
+		httpError(w, http.StatusBadRequest, "invalid key")
+		return
+	case !spec.allowsType(contentType):
+		httpError(w, http.StatusForbidden, "the Content-Type is not one the form allows")
+		return
+	}
+	if contentType == "" {
+		contentType = defaultUploadType
+	}
+	body := &boundedReader{r: io.LimitReader(file, policy.MaxSize+1), min: policy.MinSize, max: policy.MaxSize}
+	if _, err := h.l.Put(r.Context(), key, body, &PutOptions{ContentType: contentType, Private: policy.Private}); err != nil {
+		h.putError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// boundedReader fails once more than max bytes are read, and at the end of
+// a body shorter than min, before the Put it feeds can commit it.
+type boundedReader struct {
+	r        io.Reader
+	n        int64
+	min, max int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case b.n > b.max:
+		return n, &http.MaxBytesError{Limit: b.max}
+	case err == io.EOF && b.n < b.min:
+		return n, &bodyMismatch{what: fmt.Sprintf("the file is smaller than the form's minimum of %d bytes", b.min)}
+	}
+	return n, err
+}

@@ -1,0 +1,68 @@
+package storage
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// SignedPost presigns a browser form upload of key with aws-sdk-go-v2's POST
+// presigner: a SigV4 POST policy whose conditions are the size range
+// (content-length-range, MinSize to MaxSize), the key (exact, or
+// starts-with when opts.KeyPrefix), the Content-Type (exact, or starts-with a
+// prefix such as "image/"), the canned ACL when the S3 has one
+// (S3Config.ACL, or "private" in its place for opts.Private, as Put sends)
+// and success_action_status 204. S3 refuses a post outside them (a file over
+// MaxSize with 400 EntityTooLarge, the others with 403) and stores nothing.
+// PostForm.URL is the bucket's URL; the fields hold the policy, the access
+// key ID and the signature, never the secret key. The first call may look
+// up the bucket's region. Invalid options fail with fs.ErrInvalid and an
+// invalid key with [ErrInvalidKey] before any I/O.
+func (s *S3) SignedPost(ctx context.Context, key string, opts *PostOptions) (PostForm, error) {
+	if err := checkPostKey(key, opts); err != nil {
+		return PostForm{}, wrapErr("sign", key, err)
+	}
+	spec, err := parsePostOptions(opts)
+	if err != nil {
+		return PostForm{}, wrapErr("sign", key, err)
+	}
+	c, err := s.api(ctx)
+	if err != nil {
+		return PostForm{}, wrapErr("sign", key, err)
+	}
+	fields := spec.formFields(key)
+	conditions := []any{
+		[]any{"content-length-range", spec.minSize, spec.maxSize},
+		map[string]string{"success_action_status": postSuccessStatus},
+	}
+	if spec.keyPrefix {
+		conditions = append(conditions, []any{"starts-with", "$key", key})
+	} else {
+		conditions = append(conditions, map[string]string{"key": key})
+	}
+	if spec.contentType != "" && !spec.typePrefix {
+		conditions = append(conditions, map[string]string{"Content-Type": spec.contentType})
+	} else {
+		// A prefix, or "" for any type: S3 refuses a field no condition names.
+		conditions = append(conditions, []any{"starts-with", "$Content-Type", spec.contentType})
+	}
+	if acl := s.objectACL(spec.private); acl != "" {
+		conditions = append(conditions, map[string]string{"acl": acl})
+		fields["acl"] = acl
+	}
+	req, err := c.presign.PresignPostObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(key),
+	}, func(o *s3.PresignPostOptions) {
+		o.Expires = spec.expires
+		o.Conditions = conditions
+	})
+	if err != nil {
+		return PostForm{}, wrapErr("sign", key, err)
+	}
+	for name, value := range req.Values {
+		fields[name] = value
+	}
+	return PostForm{URL: req.URL, Fields: fields}, nil
+}
