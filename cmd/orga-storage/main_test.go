@@ -473,19 +473,19 @@ func TestSignExpiresTooLong(t *testing.T) {
 		line := failsWith(t, 2, env, "sign", "--expires", expires, "a.txt")
 		assert.Contains(t, line, want)
 	}
-	ok(t, env, "", "sign", "--expires", "168h", "a.txt")
+	sign(t, env, "--expires", "168h", "a.txt")
 }
 
 func TestSign(t *testing.T) {
 	env := localEnv(t, "STORAGE_SIGNING_KEY=0123456789abcdef0123456789abcdef")
 	ok(t, env, "x", "put", "-", "a.txt")
-	get := ok(t, env, "", "sign", "a.txt")
+	get := sign(t, env, "a.txt")
 	assert.Regexp(t, `^/static/media/a\.txt\?X-Expires=\d+&X-Signature=[\w-]+\n$`, get)
-	put := ok(t, env, "", "sign", "a.txt", "--put", "--expires", "2h", "--content-type", "text/plain")
+	put := sign(t, env, "a.txt", "--put", "--expires", "2h", "--content-type", "text/plain")
 	assert.NotEqual(t, get, put)
 	assert.Regexp(t, `^/static/media/a\.txt\?`, put)
-	ok(t, env, "", "sign", "--expires", "7d", "a.txt")
-	private := ok(t, env, "", "sign", "a.txt", "--put", "--private")
+	sign(t, env, "--expires", "7d", "a.txt")
+	private := sign(t, env, "a.txt", "--put", "--private")
 	assert.Regexp(t, `^/static/media/a\.txt\?X-Expires=\d+&X-Private=1&X-Signature=[\w-]+\n$`, private)
 
 	line := failsWith(t, 1, localEnv(t), "sign", "a.txt")
@@ -706,21 +706,9 @@ func TestServe(t *testing.T) {
 	env := localEnv(t, "STORAGE_SIGNING_KEY=0123456789abcdef0123456789abcdef", "STORAGE_URL=/files/")
 	ok(t, env, "hello, world\n", "put", "-", "docs/hello.txt")
 	ok(t, env, "secret\n", "put", "-", "docs/private.txt", "--private")
-	signed := strings.TrimSpace(ok(t, env, "", "sign", "docs/private.txt"))
+	signed := strings.TrimSpace(sign(t, env, "docs/private.txt"))
 
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = env
-	cmd.Dir = t.TempDir()
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-
-	line, err := bufio.NewReader(stderr).ReadString('\n')
-	require.NoError(t, err)
-	m := regexp.MustCompile(`serving the objects at (http://127\.0\.0\.1:\d+)/files/\n$`).FindStringSubmatch(line)
-	require.NotNil(t, m, line)
-	base := m[1]
+	cmd, base := startServe(t, env, "/files/")
 
 	fetch := func(path string) (int, string) {
 		resp, err := http.Get(base + path)
@@ -751,6 +739,25 @@ func TestServe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")
 	}
+}
+
+// startServe starts orga-storage serve in env, which mounts the Handler at
+// mount, and returns the command and the server's origin.
+func startServe(t *testing.T, env []string, mount string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = env
+	cmd.Dir = t.TempDir()
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	require.NoError(t, err)
+	m := regexp.MustCompile(`serving the objects at (http://127\.0\.0\.1:\d+)` + regexp.QuoteMeta(mount) + `\n$`).FindStringSubmatch(line)
+	require.NotNil(t, m, line)
+	return cmd, m[1]
 }
 
 func TestServeNeedsLocal(t *testing.T) {

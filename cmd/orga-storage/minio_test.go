@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -386,6 +389,29 @@ func TestMinIO(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 		assert.Equal(t, "# Hello\n", string(body))
+
+		// A download named by --download-as, and an upload bounded by --file.
+		signed = strings.TrimSpace(ok(t, root, "", "sign", prefix+"copy.md", "--download-as", "Notizen für Tag 1.md"))
+		resp, err = http.Get(signed)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
+		require.NoError(t, err)
+		assert.Equal(t, "Notizen für Tag 1.md", params["filename"])
+		upload := filepath.Join(t.TempDir(), "upload.txt")
+		require.NoError(t, os.WriteFile(upload, []byte("bounded"), 0o644))
+		signed = strings.TrimSpace(ok(t, root, "", "sign", prefix+"bounded.txt", "--file", upload))
+		status, msg := send(t, http.MethodPut, signed, []byte("bounder"), http.Header{"Content-Md5": {"JgLRn0kPwRJqSVo6EOg4aA=="}})
+		assert.True(t, status >= 400 && status < 500, "a body other than the file's: %d %s", status, msg)
+		sum := md5.Sum([]byte("bounded"))
+		status, msg = send(t, http.MethodPut, signed, []byte("bounded"), http.Header{"Content-Md5": {base64.StdEncoding.EncodeToString(sum[:])}})
+		require.Equal(t, http.StatusOK, status, msg)
+		assert.Equal(t, "bounded", ok(t, root, "", "get", prefix+"bounded.txt"))
+		ok(t, root, "", "rm", prefix+"bounded.txt")
+		var form struct{ URL string }
+		require.NoError(t, json.Unmarshal([]byte(ok(t, root, "", "sign", "--post", "--max-size", "10MiB", prefix+"form.png")), &form))
+		assert.True(t, strings.HasPrefix(form.URL, m.endpoint), "the form posts to the bucket: %s", form.URL)
 
 		line := failsWith(t, 1, root, "get", prefix+"missing.txt")
 		assert.Equal(t, `orga-storage get: no object "`+prefix+`missing.txt"`, line)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,53 +239,6 @@ that the URL is readable without credentials ("check" tells).`)
 		return err
 	}
 	u, err := st.URL(pos[0])
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(a.stdout, u)
-	return err
-}
-
-func runSign(ctx context.Context, a *app, args []string) error {
-	flags := a.newFlags("sign", `
-Sign prints a URL granting access to the object KEY for a limited time,
-without credentials: by default to download it (GET); with --put to upload
-it (PUT), e.g. straight from a browser or with
-	curl -T FILE -H 'Content-Type: TYPE' URL
-The local backend signs with STORAGE_SIGNING_KEY and serves the URL through
-its Handler ("serve").`)
-	put := flags.Bool("put", false, "sign an upload (PUT) instead of a download (GET)")
-	expires := flags.String("expires", "15m", "how long the URL is valid: a `duration` such as 30m, 1h or 7d (at most 7d)")
-	contentType := flags.String("content-type", "", "with --put: the Content-Type `type` the upload must send (signed into the URL where the backend can)")
-	private := flags.Bool("private", false, "with --put: store the upload as a private object, as put --private does (on S3 an upload gets the bucket's default access either way)")
-	pos, err := parseN(flags, args, 1, 1, "one KEY")
-	if err != nil {
-		return err
-	}
-	d, err := parseDuration(*expires)
-	if err != nil {
-		return usagef("--expires: %v", err)
-	}
-	// The library refuses it too, but as a failure (exit 1): it is a
-	// mistake in the command line.
-	if d > maxExpires {
-		return usagef("--expires %s is more than 7 days, the longest a signed URL can be valid", *expires)
-	}
-	if *contentType != "" && !*put {
-		return usagef("--content-type needs --put")
-	}
-	if *private && !*put {
-		return usagef("--private needs --put; a GET URL reads a private object as any other")
-	}
-	st, err := storage.FromEnv()
-	if err != nil {
-		return err
-	}
-	opts := &storage.SignOptions{Method: http.MethodGet, Expires: d, ContentType: *contentType, Private: *private}
-	if *put {
-		opts.Method = http.MethodPut
-	}
-	u, err := st.SignedURL(ctx, pos[0], opts)
 	if err != nil {
 		return err
 	}
