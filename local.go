@@ -77,6 +77,17 @@ type LocalOptions struct {
 // systems), so no key and no symbolic link inside the directory reaches a
 // file outside it. Local is safe for concurrent use, also by several
 // processes sharing the directory.
+//
+// The directory may hold files that no Put made (a shared volume, a tar or
+// rsync restore, an operator's mistake): symbolic links, named pipes,
+// sockets, devices, and files with more than one hard link, which may be
+// files outside the directory. Local follows no symbolic link, even one
+// that stays inside the directory, and opens no such file: List skips them,
+// and Get, Stat, Copy and the Handler refuse them promptly (a pipe's open
+// does not wait for a writer) with an error wrapping [fs.ErrInvalid] that
+// says what the file is; the Handler answers 404. Put replaces one at its
+// key's path by its rename, which replaces a link, not what it leads to,
+// and Delete removes one there.
 type Local struct {
 	root       *os.Root
 	files      beneath // opens objects for reading in one system call
@@ -283,7 +294,11 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 }
 
 // Delete removes the object under key, and the folders it leaves empty.
-// Deleting a missing key is not an error.
+// Deleting a missing key is not an error. Delete never acts through a
+// symbolic link: a key below a linked folder names no object, and Delete
+// leaves it. A file at key's own path that no Put made (see [Local]) is
+// removed as an object's would be, as Put would replace it: removing a name
+// neither opens nor follows it.
 func (l *Local) Delete(ctx context.Context, key string) error {
 	return wrapErr("delete", key, l.delete(ctx, key))
 }
@@ -295,7 +310,18 @@ func (l *Local) delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	st, err := l.root.Lstat(key)
+	// Opened without following a link: a key under a linked folder names
+	// no object, as List shows none there.
+	folder, err := openFolder(l.root, path.Dir(key))
+	if err != nil {
+		if noSuchPath(err) || isForeign(err) {
+			return nil
+		}
+		return plainErr(err)
+	}
+	defer folder.Close()
+	name := path.Base(key)
+	st, err := folder.Lstat(name)
 	if err != nil {
 		if noSuchPath(err) {
 			return nil
@@ -305,7 +331,9 @@ func (l *Local) delete(ctx context.Context, key string) error {
 	if st.IsDir() {
 		return nil // a folder of other objects, not an object
 	}
-	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// Whatever else is there goes, as a Put would replace it: removing a
+	// name neither opens nor follows what it names.
+	if err := folder.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return plainErr(err)
 	}
 	return plainErr(l.settle(path.Dir(key)))

@@ -48,6 +48,12 @@ func TestLocalNeverLeavesItsRootWithoutOpenat2(t *testing.T) {
 	testNeverLeavesItsRoot(t, storage.WithoutOpenat2)
 }
 
+// TestLocalForeignFilesWithoutOpenat2 checks the os.Root path that kernels
+// before Linux 5.6 take.
+func TestLocalForeignFilesWithoutOpenat2(t *testing.T) {
+	testForeignFiles(t, storage.WithoutOpenat2)
+}
+
 // TestLocalAttributesTakeNoSpace checks that an object put with the usual
 // options takes no more disk space than a plain file of the same bytes: its
 // attributes fit in the inode (on ext4: about 60 bytes) instead of costing

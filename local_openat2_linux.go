@@ -28,7 +28,7 @@ func newBeneath(root *os.Root, dir string) beneath {
 		return beneath{root: root, fd: -1}
 	}
 	b := beneath{root: root, fd: fd}
-	f, err := b.openat2(".")
+	f, _, err := b.openat2(".")
 	if err != nil {
 		// No openat2 (ENOSYS), or a seccomp filter that refuses it.
 		unix.Close(fd)
@@ -41,37 +41,109 @@ func newBeneath(root *os.Root, dir string) beneath {
 // open opens name, a path relative to the directory, for reading.
 func (b beneath) open(name string) (*os.File, error) {
 	if b.fd < 0 {
-		return b.root.Open(name)
+		return openInRoot(b.root, name)
 	}
-	f, err := b.openat2(name)
+	f, _, err := b.openat2(name)
 	if errors.Is(err, unix.EAGAIN) {
 		// The kernel could not rule out a concurrent rename racing the
 		// lookup; os.Root can.
-		return b.root.Open(name)
+		return openInRoot(b.root, name)
 	}
 	return f, err
 }
 
-func (b beneath) openat2(name string) (*os.File, error) {
-	fd, err := b.openat2fd(name)
+func (b beneath) openat2(name string) (*os.File, *unix.Stat_t, error) {
+	fd, st, err := b.openat2fd(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return os.NewFile(uintptr(fd), name), nil
+	return os.NewFile(uintptr(fd), name), st, nil
 }
 
-func (b beneath) openat2fd(name string) (int, error) {
+// beneathHow resolves no symbolic link, in the folders or at the end: the
+// kernel refuses the path with ELOOP instead.
+const beneathHow = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS
+
+// openat2fd opens name, a folder or an object's file, for reading, and
+// returns its descriptor and what fstat says of it. A file no Put made is
+// refused, and only a device may be opened on the way to refusing it.
+func (b beneath) openat2fd(name string) (int, *unix.Stat_t, error) {
+	// Looked at first: the open of a device may act on it (rewind a tape,
+	// start a watchdog), and no object is one.
+	var st unix.Stat_t
+	if err := unix.Fstatat(b.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return -1, nil, &os.PathError{Op: "lstat", Path: name, Err: err}
+	}
+	if foreignStat(&st) {
+		return -1, nil, b.foreign(name)
+	}
+	// Not blocking, should a named pipe have replaced the file meanwhile.
 	fd, err := unix.Openat2(b.fd, name, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOFOLLOW | unix.O_NOCTTY,
+		Resolve: beneathHow,
 	})
-	if errors.Is(err, unix.EXDEV) {
-		return -1, &os.PathError{Op: "open", Path: name, Err: errEscapes}
-	}
 	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: name, Err: err}
+		return -1, nil, openat2Err(name, err)
 	}
-	return fd, nil
+	// What was opened may be another file than what was looked at: a Put
+	// replaces files by rename.
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, nil, &os.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if foreignStat(&st) {
+		unix.Close(fd)
+		return -1, nil, checkForeign(statInfo{name: path.Base(name), st: &st}, nil)
+	}
+	return fd, &st, nil
+}
+
+// foreignStat reports whether st describes a file no Put made.
+func foreignStat(st *unix.Stat_t) bool {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return false
+	case unix.S_IFREG:
+		return st.Nlink > 1
+	}
+	return true
+}
+
+// foreign returns the error for name, which an lstat took for a file no Put
+// made. The lstat followed any link in the folders, perhaps out of the
+// directory: what it saw is told only once an O_PATH open, which opens no
+// device and waits on no pipe, has found the same beneath the directory.
+func (b beneath) foreign(name string) error {
+	fd, err := unix.Openat2(b.fd, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: beneathHow,
+	})
+	if err != nil {
+		return openat2Err(name, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if err := checkForeign(statInfo{name: path.Base(name), st: &st}, nil); err != nil {
+		return err
+	}
+	// Replaced by an object's file meanwhile, as a Put does: not a file to
+	// refuse.
+	return &os.PathError{Op: "open", Path: name, Err: unix.EAGAIN}
+}
+
+// openat2Err returns the error for an openat2 of name that failed with err.
+func openat2Err(name string, err error) error {
+	switch {
+	case errors.Is(err, unix.EXDEV):
+		return &os.PathError{Op: "open", Path: name, Err: errEscapes}
+	case errors.Is(err, unix.ELOOP):
+		// A link in the folders: one at the end is refused before.
+		return linkedFolder
+	}
+	return &os.PathError{Op: "open", Path: name, Err: err}
 }
 
 // describe returns the attributes of the object under key and a description
@@ -82,7 +154,7 @@ func (b beneath) describe(mode attrMode, key string) (localAttrs, fs.FileInfo, e
 	if b.fd < 0 {
 		return describeInRoot(mode, b.root, key)
 	}
-	fd, err := b.openat2fd(key)
+	fd, st, err := b.openat2fd(key)
 	if errors.Is(err, unix.EAGAIN) { // see open
 		return describeInRoot(mode, b.root, key)
 	}
@@ -90,11 +162,7 @@ func (b beneath) describe(mode attrMode, key string) (localAttrs, fs.FileInfo, e
 		return localAttrs{}, nil, err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return localAttrs{}, nil, err
-	}
-	fi := statInfo{name: path.Base(key), st: &st}
+	fi := statInfo{name: path.Base(key), st: st}
 	attrs, err := attrsOf(mode, fd, fdReader(fd), key, fi)
 	return attrs, fi, err
 }
@@ -128,6 +196,16 @@ func (fi statInfo) Mode() fs.FileMode {
 	case unix.S_IFREG:
 	case unix.S_IFDIR:
 		mode |= fs.ModeDir
+	case unix.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		mode |= fs.ModeSocket
+	case unix.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		mode |= fs.ModeDevice
 	default:
 		mode |= fs.ModeIrregular // neither an object nor a folder
 	}

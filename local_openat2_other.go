@@ -12,7 +12,7 @@ type beneath struct{ root *os.Root }
 
 func newBeneath(root *os.Root, _ string) beneath { return beneath{root} }
 
-func (b beneath) open(name string) (*os.File, error) { return b.root.Open(name) }
+func (b beneath) open(name string) (*os.File, error) { return openInRoot(b.root, name) }
 
 func (b beneath) describe(mode attrMode, key string) (localAttrs, fs.FileInfo, error) {
 	return describeInRoot(mode, b.root, key)

@@ -243,7 +243,8 @@ func TestLocalCleanupDuringPuts(t *testing.T) {
 }
 
 // TestLocalDeleteKeepsSymlinkedFolders: a folder reached through a symbolic
-// link made by hand is pruned as a folder, never by removing the link.
+// link made by hand is not deleted through, as List does not show it, and
+// the link stays.
 func TestLocalDeleteKeepsSymlinkedFolders(t *testing.T) {
 	l := newLocal(t)
 	ctx := context.Background()
@@ -253,13 +254,21 @@ func TestLocalDeleteKeepsSymlinkedFolders(t *testing.T) {
 	}
 	require.NoError(t, os.Symlink("real", filepath.Join(l.Dir(), "alias")))
 	require.NoError(t, l.Delete(ctx, "alias/x"))
-	_, err := os.Lstat(filepath.Join(l.Dir(), "alias"))
+	n, err := l.DeletePrefix(ctx, "alias/")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	_, err = os.Lstat(filepath.Join(l.Dir(), "alias"))
 	assert.NoError(t, err, "the link stays")
 	_, err = l.Stat(ctx, "alias/y")
-	assert.NoError(t, err, "the other object stays reachable through the link")
-	require.NoError(t, l.Delete(ctx, "alias/y"))
+	assert.ErrorIs(t, err, fs.ErrInvalid, "no object through the link")
+	for _, key := range []string{"real/x", "real/y"} {
+		_, err = l.Stat(ctx, key)
+		assert.NoError(t, err, "%s stays", key)
+	}
+	require.NoError(t, l.Delete(ctx, "real/x"))
+	require.NoError(t, l.Delete(ctx, "real/y"))
 	_, err = os.Lstat(filepath.Join(l.Dir(), "alias"))
-	assert.NoError(t, err, "the link stays when its folder is empty")
+	assert.NoError(t, err, "the link stays when its folder is gone")
 }
 
 func TestNewLocalErrors(t *testing.T) {

@@ -127,7 +127,7 @@ func (l *Local) recordedMode() (attrMode, error) {
 	}
 	var f *os.File
 	if err == nil {
-		f, err = l.root.Open(modeFile)
+		f, err = l.root.OpenFile(modeFile, os.O_RDONLY|openNonblock, 0)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", modeFile, plainErr(err))
@@ -334,7 +334,7 @@ func readAttrs(mode attrMode, f *os.File, key string) (localAttrs, fs.FileInfo, 
 
 // describeInRoot is describe through the os.Root, for where openat2 cannot.
 func describeInRoot(mode attrMode, root *os.Root, key string) (localAttrs, fs.FileInfo, error) {
-	f, err := root.Open(key)
+	f, err := openInRoot(root, key)
 	if err != nil {
 		return localAttrs{}, nil, err
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"io/fs"
+	"os"
 	"strings"
 )
 
@@ -22,14 +23,18 @@ func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), tempMarker) {
-			return nil
+		if !d.Type().IsRegular() || !strings.HasPrefix(d.Name(), tempMarker) {
+			return nil // not a Put's file: a folder, or a file no Put made
 		}
-		f, err := l.root.Open(name)
+		// Not blocking, should a named pipe have replaced it meanwhile.
+		f, err := l.root.OpenFile(name, os.O_RDONLY|openNonblock, 0)
 		if err != nil {
 			return nil // gone already
 		}
 		defer f.Close()
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			return nil
+		}
 		if lockFile(f, false) != nil {
 			return nil // a live Put holds it
 		}

@@ -53,7 +53,7 @@ func (w *walker) walk(dir string) bool {
 	}
 	entries, err := w.l.readDir(dir)
 	if err != nil {
-		if noSuchPath(err) {
+		if noSuchPath(err) || isForeign(err) {
 			return true // nothing under this prefix
 		}
 		return w.yield(Info{}, wrapErr("list", w.prefix, plainErr(err)))
@@ -87,8 +87,8 @@ func (w *walker) walk(dir string) bool {
 			continue
 		}
 		info, err := w.l.describe(key)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted since the folder was read
+		if errors.Is(err, fs.ErrNotExist) || isForeign(err) {
+			continue // deleted since the folder was read, or no Put made it
 		}
 		// S3's listings carry no more than this: code written against
 		// Local must not come to rely on what S3 cannot list.
@@ -187,9 +187,9 @@ func (l *Local) deletePrefix(ctx context.Context, prefix string) (int, error) {
 		return 0, err
 	}
 	start := prefixFolder(prefix)
-	folder, err := l.root.OpenRoot(start)
+	folder, err := openFolder(l.root, start)
 	if err != nil {
-		if noSuchPath(err) || l.notFolder(start) {
+		if noSuchPath(err) || isForeign(err) || l.notFolder(start) {
 			return 0, nil // nothing under this prefix
 		}
 		return 0, plainErr(err)
@@ -245,9 +245,13 @@ func (l *Local) removeMatching(ctx context.Context, folder *os.Root, dir, prefix
 			removed = true
 			continue
 		}
-		sub, err := folder.OpenRoot(e.Name())
+		sub, err := openSubfolder(folder, e.Name())
 		if noSuchPath(err) {
 			continue // pruned meanwhile by a Delete, which syncs what holds it
+		}
+		if isForeign(err) {
+			kept = true // replaced by a link meanwhile, which is left alone
+			continue
 		}
 		if err != nil {
 			return deleted, false, plainErr(err)

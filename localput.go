@@ -158,7 +158,9 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 // from a dead one's. The caller closes the folder.
 func (l *Local) createTemp(ctx context.Context, dir string) (folder *os.Root, f *os.File, name string, err error) {
 	for attempt := 0; ; attempt++ {
-		folder, err = l.root.OpenRoot(dir)
+		// Not through a link: a Put under a linked folder would store an
+		// object that List does not show.
+		folder, err = openFolder(l.root, dir)
 		if err == nil && l.makingFolders.Load() > 0 {
 			// Another Put may have just made dir, or a folder above it,
 			// and not yet synced the folder holding it: this Put must not

@@ -3,8 +3,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,5 +64,31 @@ func TestGetIntoFIFO(t *testing.T) {
 		assert.Equal(t, "through the pipe\n", got)
 	case <-time.After(10 * time.Second):
 		t.Fatal("nothing came through the FIFO")
+	}
+}
+
+// TestGetOfAFIFOInTheDirectory: a named pipe planted in the directory, named
+// like an object, is refused at once; opening it would wait for a writer
+// for ever, past any signal.
+func TestGetOfAFIFOInTheDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "media")
+	env := cleanEnv("STORAGE_DIR=" + dir)
+	ok(t, env, "x", "put", "-", "a.txt")
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "pipe.png"), 0o644))
+	for _, args := range [][]string{{"get", "pipe.png", "-"}, {"stat", "pipe.png"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, binary, args...)
+		cmd.Env = env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		timedOut := ctx.Err()
+		cancel()
+		require.NoError(t, timedOut, "orga-storage %s still running after 10s", strings.Join(args, " "))
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit)
+		assert.Equal(t, 1, exit.ExitCode())
+		assert.Empty(t, stdout.String())
+		assert.Equal(t, "orga-storage "+args[0]+": "+args[0]+` "pipe.png": invalid argument: on local disk it is a named pipe (FIFO), which no Put makes and Local does not use`+"\n", stderr.String())
 	}
 }

@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+)
+
+// The directory may hold files that no Put made: a shared volume, a tar or
+// rsync restore, an operator's mistake. Local reads none of them. It never
+// follows a symbolic link, never opens a named pipe (whose open would wait
+// for a writer, holding an OS thread), a socket or a device (whose open may
+// act on it), and never reads a file with a second hard link: Put never
+// makes one, and the other link may be outside the directory. List skips
+// such files; Get, Stat, Copy and the Handler refuse them with a
+// *foreignFile error.
+
+// foreignFile reports a file that no Put made at a key's path, or a
+// symbolic link on the way to it. It matches [fs.ErrInvalid]: the key is
+// valid, the file is not one Local reads; the Handler answers 404.
+type foreignFile struct{ what string }
+
+func (e *foreignFile) Error() string {
+	return fmt.Sprintf("%v: on local disk %s, which no Put makes and Local does not use", fs.ErrInvalid, e.what)
+}
+
+func (e *foreignFile) Unwrap() error { return fs.ErrInvalid }
+
+// isForeign reports whether err is a *foreignFile.
+func isForeign(err error) bool { return errors.As(err, new(*foreignFile)) }
+
+// linkedFolder reports a symbolic link where a key's path has a folder.
+var linkedFolder = &foreignFile{"a folder on its path is a symbolic link"}
+
+// foreignKind returns what makes the file fi describes one no Put made, or
+// "" for a regular file with one link or a folder. f is the open file fi
+// describes, or nil: Windows tells its links from the file only.
+func foreignKind(fi fs.FileInfo, f *os.File) string {
+	mode := fi.Mode()
+	switch {
+	case mode.IsDir():
+		return ""
+	case mode&fs.ModeSymlink != 0:
+		return "it is a symbolic link"
+	case mode&fs.ModeNamedPipe != 0:
+		return "it is a named pipe (FIFO)"
+	case mode&fs.ModeSocket != 0:
+		return "it is a socket"
+	case mode&fs.ModeDevice != 0:
+		return "it is a device"
+	case !mode.IsRegular():
+		return "it is not a regular file"
+	}
+	if n := linkCount(fi, f); n > 1 {
+		return fmt.Sprintf("it is a file with %d hard links", n)
+	}
+	return ""
+}
+
+// checkForeign returns a *foreignFile when fi describes a file no Put made.
+func checkForeign(fi fs.FileInfo, f *os.File) error {
+	if what := foreignKind(fi, f); what != "" {
+		return &foreignFile{what}
+	}
+	return nil
+}
+
+// openFolder opens the folder dir of root without following a symbolic
+// link, which os.Root would do when the link stays inside it. The caller
+// closes the folder.
+func openFolder(root *os.Root, dir string) (*os.Root, error) {
+	if dir == "." {
+		return root.OpenRoot(".")
+	}
+	folder := root
+	for seg := range strings.SplitSeq(dir, "/") {
+		sub, err := openSubfolder(folder, seg)
+		if folder != root {
+			folder.Close()
+		}
+		if err != nil {
+			return nil, err
+		}
+		folder = sub
+	}
+	return folder, nil
+}
+
+// openSubfolder opens the folder name of folder, and nothing else: it looks
+// before it opens, and checks after that it opened what it looked at, as
+// OpenRoot follows a link. A folder that a Delete prunes and a Put makes
+// again meanwhile is looked at again.
+func openSubfolder(folder *os.Root, name string) (*os.Root, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := folder.Lstat(name)
+		if err != nil {
+			return nil, err
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return nil, linkedFolder
+		}
+		if !st.IsDir() {
+			return nil, &fs.PathError{Op: "openat", Path: name, Err: syscall.ENOTDIR}
+		}
+		sub, err := folder.OpenRoot(name)
+		if err != nil {
+			return nil, err
+		}
+		now, err := sub.Stat(".")
+		if err == nil && sameFile(st, now) {
+			return sub, nil
+		}
+		sub.Close()
+		if err != nil {
+			return nil, err
+		}
+		if attempt == 2 {
+			return nil, &fs.PathError{Op: "openat", Path: name, Err: fs.ErrNotExist}
+		}
+	}
+}
+
+// openInRoot opens name, an object's file or a folder below root, for
+// reading without following a symbolic link, and refuses a file no Put
+// made before opening it: this is how reads go where openat2 cannot.
+func openInRoot(root *os.Root, name string) (*os.File, error) {
+	folder := root
+	if dir := path.Dir(name); dir != "." {
+		var err error
+		if folder, err = openFolder(root, dir); err != nil {
+			return nil, err
+		}
+		defer folder.Close()
+	}
+	base := path.Base(name)
+	st, err := folder.Lstat(base)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkForeign(st, nil); err != nil {
+		return nil, err
+	}
+	// Not blocking, should a named pipe have replaced the file meanwhile:
+	// the check below refuses it then.
+	f, err := folder.OpenFile(base, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	// What was opened may be another file than what was looked at: a Put
+	// replaces files by rename.
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkForeign(fi, f)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
