@@ -243,3 +243,87 @@ func TestFromEnvTransportSettings(t *testing.T) {
 		assert.True(t, seen[name], "storage.Env documents %s", name)
 	}
 }
+
+// TestS3FromEnvBucket configures another bucket than BUCKET_NAME with the same
+// variables, credentials included.
+func TestS3FromEnvBucket(t *testing.T) {
+	set := func(t *testing.T, vars ...string) {
+		for _, name := range []string{"BUCKET_NAME", "AWS_KEY", "AWS_SECRET", "AWS_SESSION_TOKEN", "STORAGE_S3_CREDENTIALS",
+			"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "STORAGE_URL", "STORAGE_ACL",
+			"AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "STORAGE_S3_ADDRESSING", "STORAGE_SSE", "STORAGE_KMS_KEY_ID", "STORAGE_S3_STORAGE_CLASS"} {
+			t.Setenv(name, "")
+		}
+		for _, kv := range vars {
+			name, value, _ := strings.Cut(kv, "=")
+			t.Setenv(name, value)
+		}
+	}
+
+	t.Run("keys", func(t *testing.T) {
+		// BUCKET_NAME unset: the local storage is the default, and another
+		// bucket is still reachable with the keys.
+		set(t, "AWS_KEY=key-value-2", "AWS_SECRET=secret-value-3", "AWS_REGION=eu-west-3",
+			"AWS_ENDPOINT_URL=https://objects.example.net", "STORAGE_ACL=public-read", "STORAGE_S3_STORAGE_CLASS=STANDARD_IA",
+			"STORAGE_URL=/static/media/")
+		s, err := storage.S3FromEnv("archive")
+		require.NoError(t, err, "STORAGE_URL, a local path here, is not the bucket's")
+		cfg := s.Config()
+		assert.Equal(t, "archive", cfg.Bucket)
+		creds, err := s.Credentials(context.Background())
+		require.NoError(t, err, "static keys need no network")
+		assert.Equal(t, "key-value-2", creds.AccessKey)
+		assert.Equal(t, "AWS_KEY and AWS_SECRET", creds.Source)
+		assert.Equal(t, "eu-west-3", cfg.Region)
+		assert.Equal(t, "https://objects.example.net", cfg.Endpoint)
+		assert.Equal(t, "public-read", cfg.ACL)
+		assert.Equal(t, "STANDARD_IA", cfg.StorageClass)
+		assert.Empty(t, cfg.PublicURL)
+		u, err := s.URL("a.png")
+		require.NoError(t, err)
+		assert.Equal(t, "https://objects.example.net/archive/a.png", u)
+	})
+
+	t.Run("STORAGE_URL for BUCKET_NAME only", func(t *testing.T) {
+		set(t, "BUCKET_NAME=media", "AWS_KEY=key-value-2", "AWS_SECRET=secret-value-3", "STORAGE_URL=https://cdn.example.org")
+		s, err := storage.S3FromEnv("media")
+		require.NoError(t, err)
+		u, err := s.URL("a.png")
+		require.NoError(t, err)
+		assert.Equal(t, "https://cdn.example.org/a.png", u)
+		s, err = storage.S3FromEnv("other")
+		require.NoError(t, err)
+		assert.Empty(t, s.Config().PublicURL)
+	})
+
+	t.Run("default chain", func(t *testing.T) {
+		set(t, "STORAGE_S3_CREDENTIALS=default", "AWS_REGION=us-east-1", "AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"))
+		s, err := storage.S3FromEnv("archive")
+		require.NoError(t, err)
+		assert.NotNil(t, s.Config().Credentials)
+	})
+
+	for _, tt := range []struct {
+		name   string
+		vars   []string
+		bucket string
+		want   []string
+	}{
+		{"no credentials", nil, "archive", []string{`bucket "archive" needs credentials`, "none of AWS_KEY, AWS_SECRET is set", "STORAGE_S3_CREDENTIALS=default"}},
+		{"key only", []string{"AWS_KEY=key-value-2"}, "archive", []string{"AWS_KEY is set but AWS_SECRET is not"}},
+		{"chain and keys", []string{"STORAGE_S3_CREDENTIALS=default", "AWS_SECRET=secret-value-3"}, "archive", []string{"STORAGE_S3_CREDENTIALS=default", "AWS_SECRET is set"}},
+		{"padded", []string{"AWS_KEY=key-value-2", "AWS_SECRET=secret-value-3\n"}, "archive", []string{"AWS_SECRET has white space"}},
+		{"bad setting", []string{"AWS_KEY=key-value-2", "AWS_SECRET=secret-value-3", "STORAGE_SSE=kms"}, "archive", []string{"STORAGE_SSE"}},
+		{"no bucket", []string{"AWS_KEY=key-value-2", "AWS_SECRET=secret-value-3"}, "", []string{"Bucket"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			set(t, tt.vars...)
+			s, err := storage.S3FromEnv(tt.bucket)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			for _, want := range tt.want {
+				assert.Contains(t, err.Error(), want)
+			}
+			assert.NotContains(t, err.Error(), "secret-value-3")
+		})
+	}
+}
