@@ -14,6 +14,8 @@
 //	ls [PREFIX]       list objects, one level at a time (-r: all)
 //	rm KEY...         remove objects (-r PREFIX: every object under PREFIX)
 //	cp SRC DST        copy an object inside the storage
+//	sync SRC DST [PREFIX]
+//	                  copy what differs from one storage to another
 //	stat KEY          show everything known about an object
 //	url KEY           print an object's public URL
 //	sign KEY          print a signed URL granting temporary access
@@ -61,6 +63,7 @@ func commands() []command {
 		{"ls", "[flags] [PREFIX]", "list objects, one level at a time (-r: all)", runList},
 		{"rm", "[flags] KEY... | rm -r PREFIX", "remove objects, or every object under PREFIX", runRemove},
 		{"cp", "SRC DST", "copy an object inside the storage", runCopy},
+		{"sync", "[flags] SRC DST [PREFIX]", "copy what differs between storages: local:DIR, s3://BUCKET", runSync},
 		{"stat", "[flags] KEY", "show everything known about an object", runStat},
 		{"url", "KEY", "print an object's public URL", runURL},
 		{"sign", "[flags] KEY", "print a signed URL granting temporary access", runSign},

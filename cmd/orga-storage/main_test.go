@@ -620,7 +620,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"rm", "-r", ""}, 2, `orga-storage rm: delete prefix "": invalid key: an empty prefix would delete everything`},
 		{[]string{"rm", "events/9/"}, 2, `orga-storage rm: key "events/9/": invalid key: ends with a slash; "orga-storage rm -r events/9/" removes every object under it`},
 
-		{[]string{}, 2, "orga-storage: missing command, one of put, get, ls, rm, cp, stat, url, sign, check, serve (see orga-storage --help)"},
+		{[]string{}, 2, "orga-storage: missing command, one of put, get, ls, rm, cp, sync, stat, url, sign, check, serve (see orga-storage --help)"},
 		{[]string{"frobnicate"}, 2, `orga-storage: unknown command "frobnicate" (see orga-storage --help)`},
 		{[]string{"put", "a.txt"}, 2, `orga-storage put: want FILE and KEY, got 1 argument (see orga-storage put --help)`},
 		{[]string{"get"}, 2, `orga-storage get: want KEY and an optional FILE, got 0 arguments (see orga-storage get --help)`},

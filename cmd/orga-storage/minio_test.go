@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/orga-server/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -436,4 +438,75 @@ func TestCheckUnreachableS3(t *testing.T) {
 		"      fix: check that the server http://127.0.0.1:1 is up and reachable from here (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset both for AWS)\n"+
 		"SKIP  credentials: needs the server\n")
 	assert.NotContains(t, r.stdout+r.stderr, "do-not-print-me")
+}
+
+// TestMinIOSync moves a local tree to a bucket with the policy of the S3
+// setup guide, as the README's "Moving to S3" does, back to a directory,
+// and to another bucket: every object arrives with its content and
+// attributes, and reruns copy nothing.
+func TestMinIOSync(t *testing.T) {
+	m := setupMinIO(t)
+	work := t.TempDir()
+	media := filepath.Join(work, "static", "media")
+	tree := syncTree("")
+	putObjects(t, openLocal(t, media), tree, 0)
+	want := objects(t, openLocal(t, media), "")
+	for key, o := range want {
+		o.Private = false // S3 does not tell it
+		want[key] = o
+	}
+	s3Objects := func(bucket string) map[string]object {
+		s, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: bucket, Endpoint: m.endpoint,
+			AccessKey: m.rootKey, SecretKey: storage.NewSecret(m.rootSecret)})
+		require.NoError(t, err)
+		defer s.Close()
+		return objects(t, s, "")
+	}
+	all := fmt.Sprint(len(tree))
+
+	// The operator's environment: the bucket, the guide's user.
+	env := m.env(m.endpoint, m.bucket, m.userKey, m.userSecret)
+	out := okIn(t, work, env, "sync", "local:static/media", "s3://"+m.bucket)
+	assert.Equal(t, [4]string{all, "0", "0", "0"}, summary(t, out))
+	assert.Equal(t, want, s3Objects(m.bucket))
+	out = okIn(t, work, env, "sync", "local:static/media", "s3://"+m.bucket)
+	assert.Equal(t, [4]string{"0", all, "0", "0"}, summary(t, out), "a rerun copies nothing")
+
+	// Back to a directory; the multipart object's ETag is no MD5, so that
+	// the rerun hashes the local copy.
+	out = okIn(t, work, env, "sync", "s3://"+m.bucket, "local:back")
+	assert.Equal(t, [4]string{all, "0", "0", "0"}, summary(t, out))
+	assert.Equal(t, want, objects(t, openLocal(t, filepath.Join(work, "back")), ""))
+	out = okIn(t, work, env, "sync", "s3://"+m.bucket, "local:back")
+	assert.Equal(t, [4]string{"0", all, "0", "0"}, summary(t, out), "a rerun copies nothing")
+
+	// Bucket to bucket, a prefix only, with --delete; BUCKET_NAME unset.
+	root := cleanEnv("AWS_KEY="+m.rootKey, "AWS_SECRET="+m.rootSecret, "AWS_ENDPOINT_URL="+m.endpoint)
+	out = okIn(t, work, root, "sync", "--delete", "s3://"+m.bucket, "s3://"+m.publicBucket, "events/")
+	n := 0
+	for key := range want {
+		if strings.HasPrefix(key, "events/") {
+			n++
+		}
+	}
+	assert.Equal(t, [4]string{fmt.Sprint(n), "0", "0", "0"}, summary(t, out))
+	got := s3Objects(m.publicBucket)
+	assert.Len(t, got, n)
+	for key, o := range got {
+		assert.Equal(t, want[key], o, key)
+	}
+
+	// A user without s3:PutObject: each key fails, named with the side,
+	// and the exit status says so.
+	putObjects(t, openLocal(t, filepath.Join(work, "more")), syncTree("more/")[:2], 0)
+	r := runIn(t, work, m.env(m.endpoint, m.bucket, m.noPutKey, m.noPutSecret), "", "sync", "local:more", "s3://"+m.bucket, "more/")
+	require.Equal(t, 1, r.code, "stdout %q, stderr %q", r.stdout, r.stderr)
+	assert.Equal(t, [4]string{"0", "0", "0", "2"}, summary(t, r.stdout))
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	require.Len(t, lines, 3, r.stderr)
+	for i, o := range syncTree("more/")[:2] {
+		assert.True(t, strings.HasPrefix(lines[i], fmt.Sprintf("orga-storage sync: %q: put to s3://%s: ", o.key, m.bucket)), lines[i])
+		assert.Contains(t, lines[i], "access denied")
+	}
+	assert.Equal(t, "orga-storage sync: 2 objects failed", lines[2])
 }
