@@ -114,10 +114,12 @@ var (
 // when dir records an attribute mode this build does not know. A dir this
 // process may not write to (a read-only mount, say) is accepted: reads work,
 // and writes fail with the filesystem's error, such as [fs.ErrPermission] or
-// EROFS. A SigningKey shorter than 32
-// bytes is refused with an error wrapping [fs.ErrInvalid], and so is a
-// BaseURL that is neither a path starting with "/" nor an http or https URL,
-// or that has a query or a fragment.
+// EROFS. Refused with an error wrapping [fs.ErrInvalid] are a dir that is
+// the root of the file system or a system directory such as /etc or /usr
+// (on Windows a drive's root or C:\Windows), whose files Local would serve;
+// a SigningKey shorter than 32 bytes; and a BaseURL that is neither a path
+// starting with "/" nor an http or https URL, or that has a query or a
+// fragment.
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
@@ -135,6 +137,9 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
+	}
+	if err := checkOwnDir(dir); err != nil {
+		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {

@@ -103,6 +103,7 @@ func TestLocalNeverLeavesItsRoot(t *testing.T) {
 }
 
 func testNeverLeavesItsRoot(t *testing.T, setUp func(*storage.Local)) {
+	skipLinksUnderWine(t)
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "root")
 	outside := filepath.Join(parent, "outside")
@@ -246,6 +247,7 @@ func TestLocalCleanupDuringPuts(t *testing.T) {
 // link made by hand is not deleted through, as List does not show it, and
 // the link stays.
 func TestLocalDeleteKeepsSymlinkedFolders(t *testing.T) {
+	skipLinksUnderWine(t)
 	l := newLocal(t)
 	ctx := context.Background()
 	for _, key := range []string{"real/x", "real/y"} {
@@ -269,6 +271,44 @@ func TestLocalDeleteKeepsSymlinkedFolders(t *testing.T) {
 	require.NoError(t, l.Delete(ctx, "real/y"))
 	_, err = os.Lstat(filepath.Join(l.Dir(), "alias"))
 	assert.NoError(t, err, "the link stays when its folder is gone")
+}
+
+// TestNewLocalRefusesSystemDirs: Local serves the files below its
+// directory, so the root of the file system and the system's own
+// directories are refused, also through a link, and left untouched.
+func TestNewLocalRefusesSystemDirs(t *testing.T) {
+	root := "/"
+	refused := []string{"/", "/etc", "/usr"}
+	if runtime.GOOS == "windows" {
+		root = filepath.VolumeName(t.TempDir()) + `\`
+		refused = []string{root}
+		if d := os.Getenv("SystemRoot"); d != "" {
+			refused = append(refused, d)
+		}
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	switch err := os.Symlink(root, link); {
+	case os.Getenv("STORAGE_TEST_WINE") == "1":
+		t.Logf("Wine: not through a link, which Wine 8 shows as the folder it leads to")
+	case err != nil:
+		t.Logf("not through a link: %v", err)
+	default:
+		refused = append(refused, link)
+	}
+	for _, dir := range refused {
+		l, err := storage.NewLocal(dir, nil)
+		if !assert.ErrorIs(t, err, fs.ErrInvalid, dir) {
+			l.Close()
+			continue
+		}
+		assert.Contains(t, err.Error(), "storage: local directory: invalid argument: "+dir+" is ")
+		assert.Contains(t, err.Error(), "give it a folder of its own")
+		_, err = os.Lstat(filepath.Join(dir, storage.ModeFile))
+		assert.ErrorIs(t, err, fs.ErrNotExist, "nothing written in %s", dir)
+	}
+	l, err := storage.NewLocal(filepath.Join(t.TempDir(), "etc"), nil)
+	require.NoError(t, err, "a folder named like a system directory elsewhere")
+	l.Close()
 }
 
 func TestNewLocalErrors(t *testing.T) {
@@ -323,6 +363,15 @@ func TestLocalSyncsFoldersItChanges(t *testing.T) {
 	require.NoError(t, err)
 	syncs("a DeletePrefix that prunes its folder", ".")
 	assert.Equal(t, []string{"c/d/2"}, filesUnder(t, l.Dir()))
+}
+
+// skipLinksUnderWine skips a test of symbolic links in the directory under
+// Wine, which shows the Unix link os.Symlink makes as the folder or file it
+// leads to, where Windows shows a reparse point as a link.
+func skipLinksUnderWine(t *testing.T) {
+	if os.Getenv("STORAGE_TEST_WINE") == "1" {
+		t.Skip("Wine: Wine 8 shows a symbolic link as what it leads to, not as a link (a reparse point) as Windows does")
+	}
 }
 
 // skipWithoutFolderSync skips a test of folder syncs on Windows, where Local

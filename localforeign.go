@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -161,4 +162,23 @@ func openInRoot(root *os.Root, name string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// checkOwnDir refuses dir, an absolute path, when it, or the directory it
+// leads to, is the root of the file system or a system directory: Local
+// serves every file below its directory that looks like an object, and the
+// Handler of one run as root in / would serve /etc/shadow. A home directory
+// is not refused, though its dot files are below it: where a developer
+// keeps files is theirs to choose.
+func checkOwnDir(dir string) error {
+	candidates := []string{filepath.Clean(dir)}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		candidates = append(candidates, real)
+	}
+	for _, d := range candidates {
+		if what := systemDir(d); what != "" {
+			return fmt.Errorf("%w: %s is %s, and Local serves the files below its directory: give it a folder of its own, such as %s", fs.ErrInvalid, dir, what, exampleDir)
+		}
+	}
+	return nil
 }

@@ -148,6 +148,8 @@ func configProblem(err error) (detail, fix string) {
 		return msg, "check the disk holding STORAGE_DIR (a full disk or an I/O error), or set STORAGE_DIR to a directory on another one"
 	case strings.Contains(msg, "attribute mode"):
 		return msg, "use the orga-storage build that wrote STORAGE_DIR, or restore its mode file from a backup"
+	case strings.Contains(msg, "a folder of its own"):
+		return msg, "set STORAGE_DIR to a folder that holds the objects only"
 	case strings.Contains(msg, "local directory"):
 		return msg, "set STORAGE_DIR to a directory this user can create and write"
 	case strings.Contains(msg, "S3 configuration"), errors.Is(err, fs.ErrInvalid):

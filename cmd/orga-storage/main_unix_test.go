@@ -92,3 +92,15 @@ func TestGetOfAFIFOInTheDirectory(t *testing.T) {
 		assert.Equal(t, "orga-storage "+args[0]+": "+args[0]+` "pipe.png": invalid argument: on local disk it is a named pipe (FIFO), which no Put makes and Local does not use`+"\n", stderr.String())
 	}
 }
+
+// TestSystemDirRefused: STORAGE_DIR=/ would serve every file of the system
+// that looks like an object (/etc/shadow, to a server run as root).
+func TestSystemDirRefused(t *testing.T) {
+	env := cleanEnv("STORAGE_DIR=/")
+	assert.Equal(t, "orga-storage ls: local directory: invalid argument: / is the root of the file system, and Local serves the files below its directory: give it a folder of its own, such as /var/lib/orga/media",
+		failsWith(t, 1, env, "ls"))
+	r := run(t, env, "", "check")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stdout, "FAIL  configuration: local directory: invalid argument: / is the root of the file system")
+	assert.Contains(t, r.stdout, "fix: set STORAGE_DIR to a folder that holds the objects only")
+}
