@@ -92,6 +92,31 @@ func testForeignFiles(t *testing.T, setUp func(*storage.Local)) {
 		t.Logf("no device planted: mknod: %v", err)
 	}
 
+	wantForeign := map[string]string{
+		"pipe.png":       "a named pipe (FIFO)",
+		"sub/pipe.txt":   "a named pipe (FIFO)",
+		"hardlink.txt":   "a file with 2 hard links",
+		"link.txt":       "a symbolic link",
+		"sub/inside.txt": "a symbolic link",
+		"alias":          "a symbolic link",
+		"sock":           "a socket",
+	}
+	if _, ok := planted["null"]; ok {
+		wantForeign["null"] = "a device"
+	}
+	foreign := promptly(t, "foreign files", func() map[string]string {
+		found := map[string]string{}
+		for f, err := range l.ForeignFiles(ctx) {
+			if err != nil {
+				found["error"] = err.Error()
+				continue
+			}
+			found[f.Path] = f.What
+		}
+		return found
+	})
+	assert.Equal(t, wantForeign, foreign)
+
 	srv := httptest.NewServer(l.Handler())
 	t.Cleanup(srv.Close)
 	client := &http.Client{Timeout: 10 * time.Second}

@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,27 +39,28 @@ func isForeign(err error) bool { return errors.As(err, new(*foreignFile)) }
 // linkedFolder reports a symbolic link where a key's path has a folder.
 var linkedFolder = &foreignFile{"a folder on its path is a symbolic link"}
 
-// foreignKind returns what makes the file fi describes one no Put made, or
-// "" for a regular file with one link or a folder. f is the open file fi
-// describes, or nil: Windows tells its links from the file only.
+// foreignKind returns what the file fi describes is when it is one no Put
+// made, such as "a named pipe (FIFO)", or "" for a regular file with one
+// link or a folder. f is the open file fi describes, or nil: Windows tells
+// the links of an open file only.
 func foreignKind(fi fs.FileInfo, f *os.File) string {
 	mode := fi.Mode()
 	switch {
 	case mode.IsDir():
 		return ""
 	case mode&fs.ModeSymlink != 0:
-		return "it is a symbolic link"
+		return "a symbolic link"
 	case mode&fs.ModeNamedPipe != 0:
-		return "it is a named pipe (FIFO)"
+		return "a named pipe (FIFO)"
 	case mode&fs.ModeSocket != 0:
-		return "it is a socket"
+		return "a socket"
 	case mode&fs.ModeDevice != 0:
-		return "it is a device"
+		return "a device"
 	case !mode.IsRegular():
-		return "it is not a regular file"
+		return "not a regular file"
 	}
 	if n := linkCount(fi, f); n > 1 {
-		return fmt.Sprintf("it is a file with %d hard links", n)
+		return fmt.Sprintf("a file with %d hard links", n)
 	}
 	return ""
 }
@@ -65,9 +68,51 @@ func foreignKind(fi fs.FileInfo, f *os.File) string {
 // checkForeign returns a *foreignFile when fi describes a file no Put made.
 func checkForeign(fi fs.FileInfo, f *os.File) error {
 	if what := foreignKind(fi, f); what != "" {
-		return &foreignFile{what}
+		return &foreignFile{"it is " + what}
 	}
 	return nil
+}
+
+// ForeignFile is a file in a Local's directory that no Put made.
+type ForeignFile struct {
+	Path string // slash-separated, relative to the directory
+	What string // what it is, such as "a named pipe (FIFO)" or "a file with 2 hard links"
+}
+
+// ForeignFiles yields the files in the directory that no Put made, and that
+// Local therefore neither lists nor reads (see [Local]): symbolic links,
+// named pipes, sockets, devices, and files with more than one hard link
+// (not on Windows, where telling would mean opening every file). It opens
+// no file and follows no link. An error reading a folder is yielded, and
+// the walk goes on; the context's error ends it.
+func (l *Local) ForeignFiles(ctx context.Context) iter.Seq2[ForeignFile, error] {
+	return func(yield func(ForeignFile, error) bool) {
+		fs.WalkDir(l.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err != nil {
+				if noSuchPath(err) {
+					return nil // pruned meanwhile
+				}
+				if !yield(ForeignFile{}, wrapErr("foreign files", ".", plainErr(err))) || ctx.Err() != nil {
+					return fs.SkipAll
+				}
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			fi, err := d.Info() // an lstat
+			if err != nil {
+				return nil // gone meanwhile
+			}
+			if what := foreignKind(fi, nil); what != "" && !yield(ForeignFile{Path: name, What: what}, nil) {
+				return fs.SkipAll
+			}
+			return nil
+		})
+	}
 }
 
 // openFolder opens the folder dir of root without following a symbolic

@@ -180,6 +180,9 @@ func (r *report) fail(step, detail, fix string) {
 	}
 }
 
+// warn reports a finding that does not fail the check but needs a look.
+func (r *report) warn(step, detail string) { r.line("WARN", step, detail) }
+
 // skip reports a step that could not run because an earlier one failed.
 func (r *report) skip(step, why string) { r.line("SKIP", step, why) }
 
@@ -290,6 +293,8 @@ func checkLocal(ctx context.Context, r *report, l *storage.Local) {
 		r.pass("filesystem", dir+" is on "+fsType)
 	}
 
+	checkForeignFiles(ctx, r, l)
+
 	p := &probe{
 		st:   l,
 		key:  probeKey(""),
@@ -315,6 +320,44 @@ func checkLocal(ctx context.Context, r *report, l *storage.Local) {
 	} else {
 		r.info("signed URLs", "disabled: set STORAGE_SIGNING_KEY to 32 or more random bytes (e.g. `openssl rand -hex 32`) to use `sign` and private objects")
 	}
+}
+
+// maxForeignShown bounds the foreign files check names.
+const maxForeignShown = 20
+
+// checkForeignFiles warns about files in the directory that no Put made,
+// which Local neither lists nor serves: a restore or a hand-made link that
+// did not do what its maker meant.
+func checkForeignFiles(ctx context.Context, r *report, l *storage.Local) {
+	var found []storage.ForeignFile
+	var walkErr error
+	for f, err := range l.ForeignFiles(ctx) {
+		if err != nil {
+			walkErr = cmp.Or(walkErr, err)
+			continue
+		}
+		found = append(found, f)
+	}
+	if len(found) == 0 {
+		if walkErr != nil {
+			r.info("foreign files", "could not look in every folder: "+message(walkErr))
+		} else {
+			r.pass("foreign files", "none: no symbolic link, named pipe, socket, device or file with a second hard link in "+l.Dir())
+		}
+		return
+	}
+	r.warn("foreign files", fmt.Sprintf("%d file%s in %s that no Put made, which Local neither lists nor serves:", len(found), plural(len(found)), l.Dir()))
+	for i, f := range found {
+		if i == maxForeignShown {
+			r.more(fmt.Sprintf("and %d more", len(found)-i))
+			break
+		}
+		r.more(f.Path + ": " + f.What)
+	}
+	if walkErr != nil {
+		r.more("could not look in every folder: " + message(walkErr))
+	}
+	r.more("fix: remove them or move them out; to store a file as an object, orga-storage put it")
 }
 
 // isDenied reports an access-denied error.

@@ -517,6 +517,7 @@ func TestCheckLocal(t *testing.T) {
 	for _, step := range []string{"write (put)", "read (get)", "delete"} {
 		assert.Regexp(t, `(?m)^PASS  `+regexp.QuoteMeta(step)+`: `, out)
 	}
+	assert.Regexp(t, `(?m)^PASS  foreign files: none: `, out)
 	assert.Contains(t, out, "INFO  signed URLs: enabled")
 	assert.NotContains(t, out, "FAIL")
 	assert.Contains(t, out, "All required checks passed.")

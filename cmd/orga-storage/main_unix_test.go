@@ -104,3 +104,20 @@ func TestSystemDirRefused(t *testing.T) {
 	assert.Contains(t, r.stdout, "FAIL  configuration: local directory: invalid argument: / is the root of the file system")
 	assert.Contains(t, r.stdout, "fix: set STORAGE_DIR to a folder that holds the objects only")
 }
+
+// TestCheckWarnsOfForeignFiles: files that no Put made, which Local neither
+// lists nor serves, are named, without failing the check.
+func TestCheckWarnsOfForeignFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "media")
+	env := cleanEnv("STORAGE_DIR=" + dir)
+	ok(t, env, "x", "put", "-", "a.txt")
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "pipe.png"), 0o644))
+	require.NoError(t, os.Symlink("a.txt", filepath.Join(dir, "link.txt")))
+	r := run(t, env, "", "check")
+	require.Equal(t, 0, r.code, r.stdout)
+	assert.Contains(t, r.stdout, "WARN  foreign files: 2 files in "+dir+" that no Put made, which Local neither lists nor serves:\n"+
+		"      link.txt: a symbolic link\n"+
+		"      pipe.png: a named pipe (FIFO)\n"+
+		"      fix: remove them or move them out; to store a file as an object, orga-storage put it\n")
+	assert.Contains(t, r.stdout, "All required checks passed.")
+}
