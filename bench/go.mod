@@ -10,6 +10,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/orga-server/storage v0.0.0
+	github.com/stretchr/testify v1.12.1
 	gocloud.dev v0.47.0
 	gonum.org/v1/plot v0.17.0
 )

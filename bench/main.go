@@ -45,11 +45,11 @@ func main() {
 		opTime    = flag.Duration("op-time", 600*time.Millisecond, "duration of one round of a small-object workload")
 		large     = flag.Int64("large", 64, "the large object, in MiB")
 		huge      = flag.Int64("huge", 1024, "the huge object and the unknown-size upload, in MiB")
-		keys      = flag.Int("keys", 10000, "keys for List and DeletePrefix")
+		keys      = flag.Int("keys", 10000, "keys for List and DeletePrefix, objects for sync")
 		roundTrip = flag.Duration("round-trip", 5*time.Millisecond, "round-trip time added to S3 requests in the second DeletePrefix figure; 0 skips it")
 		tune      = flag.Bool("tune", true, "measure *S3's part size and concurrency")
 		tuneSize  = flag.Int64("tune-size", 512, "object size for -tune, in MiB")
-		only      = flag.String("only", "", "comma-separated workloads to run: small,large,huge,unknown,list,delete,tune (default all)")
+		only      = flag.String("only", "", "comma-separated workloads to run: small,large,huge,unknown,list,delete,sync,tune (default all)")
 		dir       = flag.String("dir", ".data", "folder for the local contenders, on the disk under test; emptied afterwards")
 		md        = flag.String("md", "../BENCHMARKS.md", "the report to write")
 		png       = flag.String("png", "../benchmarks.png", "the chart to write")
@@ -58,11 +58,18 @@ func main() {
 		results   = flag.String("results", "results.json", "where to save the raw results, for -rerender")
 		rerender  = flag.Bool("rerender", false, "write the report and chart again from -results, without measuring")
 
+		measure   = flag.Bool("measure", false, "internal: run the command after -- and print its time and peak RSS")
 		childName = flag.String("child", "", "internal: run one unknown-size upload for this contender")
 		childKey  = flag.String("child-key", "", "internal")
 		childSize = flag.Int64("child-size", 0, "internal")
 	)
 	flag.Parse()
+	if *measure {
+		if err := runMeasured(flag.Args()); err != nil {
+			log.Fatalf("-measure: %v", err)
+		}
+		return
+	}
 	if *childKey != "" || *childSize != 0 || slices.Contains(os.Args, "-child") {
 		if err := runChild(*childName, *childKey, *childSize); err != nil {
 			log.Fatalf("child %s: %v", *childName, err)
@@ -79,7 +86,7 @@ func main() {
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
 	} else if !*tune {
-		opts.Only = []string{"small", "large", "huge", "unknown", "list", "delete"}
+		opts.Only = []string{"small", "large", "huge", "unknown", "list", "delete", "sync"}
 	}
 
 	if *rerender {
@@ -149,6 +156,7 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 			return b.deletePrefix("S3", opts.Keys, opts.BigRounds, opts.RoundTrip)
 		}},
 		{"delete", func() error { return b.deletePrefix("local", opts.Keys, opts.BigRounds, 0) }},
+		{"sync", func() error { return b.syncs(opts.Keys, opts.BigRounds) }},
 		{"tune", func() error { return b.tune(opts.TuneSize, opts.BigRounds) }},
 	}
 	var failures []string
@@ -168,7 +176,7 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 	}
 	took := time.Since(start).Round(time.Second)
 
-	rounds := fmt.Sprintf("%d of %s each (small objects), %d (64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, tuning)",
+	rounds := fmt.Sprintf("%d of %s each (small objects), %d (64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, sync, tuning)",
 		opts.SmallRounds, millis(opts.OpTime), opts.Rounds, opts.BigRounds)
 	if quick {
 		command += " -quick"
