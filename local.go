@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // LocalOptions configures a [Local]. The zero value serves URLs under
@@ -23,6 +24,15 @@ type LocalOptions struct {
 	// SigningKey is the secret that signs URLs, at least 32 random bytes;
 	// unset disables SignedURL. As a [Secret], it is never shown.
 	SigningKey Secret
+	// MaxUploads bounds the uploads (signed PUTs and form posts) that the
+	// Handler takes at once, each of which holds a connection, a temporary
+	// file and its descriptor; beyond it the Handler answers 503 with
+	// Retry-After before reading the body. 0 means 64.
+	MaxUploads int
+	// UploadStallTimeout is how long the Handler waits for the next bytes
+	// of an upload before it drops the upload, storing nothing and removing
+	// its temporary file. 0 means 30 seconds.
+	UploadStallTimeout time.Duration
 }
 
 // Local stores objects as files under one directory: the object "a/b.png" is
@@ -94,6 +104,8 @@ type Local struct {
 	dir        string
 	baseURL    string
 	signingKey Secret
+	uploads    chan struct{}    // a slot per upload the Handler takes at once
+	stall      time.Duration    // see LocalOptions.UploadStallTimeout
 	mode       attrMode         // where Put keeps attributes
 	synced     func(dir string) // tests only: called after each folder sync
 
@@ -117,15 +129,18 @@ var (
 // EROFS. Refused with an error wrapping [fs.ErrInvalid] are a dir that is
 // the root of the file system or a system directory such as /etc or /usr
 // (on Windows a drive's root or C:\Windows), whose files Local would serve;
-// a SigningKey shorter than 32 bytes; and a BaseURL that is neither a path
+// a SigningKey shorter than 32 bytes; a BaseURL that is neither a path
 // starting with "/" nor an http or https URL, or that has a query or a
-// fragment.
+// fragment; and a negative MaxUploads or UploadStallTimeout.
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
 	}
 	if n := len(opts.SigningKey.reveal()); n > 0 && n < minSigningKeyLen {
 		return nil, fmt.Errorf("storage: local signing key: %w: %d bytes long; use at least %d random bytes", fs.ErrInvalid, n, minSigningKeyLen)
+	}
+	if opts.MaxUploads < 0 || opts.UploadStallTimeout < 0 {
+		return nil, fmt.Errorf("storage: local: %w: negative MaxUploads (%d) or UploadStallTimeout (%s)", fs.ErrInvalid, opts.MaxUploads, opts.UploadStallTimeout)
 	}
 	if opts.BaseURL != "" {
 		if err := checkBaseURL("base URL", opts.BaseURL, true); err != nil {
@@ -145,7 +160,8 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
-	l := &Local{root: root, files: newBeneath(root, dir), dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey}
+	l := &Local{root: root, files: newBeneath(root, dir), dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey,
+		uploads: make(chan struct{}, cmp.Or(opts.MaxUploads, 64)), stall: cmp.Or(opts.UploadStallTimeout, 30*time.Second)}
 	if err := l.chooseAttrMode(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,12 +57,18 @@ import (
 //     Content-MD5 header and a body matching it, else 400. A key clashing with
 //     a folder gets 409, an unacceptable Content-Type 400. Beyond signed
 //     lengths the handler sets no size limit: wrap it in
-//     [http.MaxBytesHandler] for one, and a larger upload gets 413;
+//     [http.MaxBytesHandler] for one, and a larger upload gets 413 (it
+//     bounds the bytes of each body, not how long an upload may take nor
+//     how many run at once, which the next item does);
 //   - POST at the base path (BaseURL's path, as [Local.SignedPost]'s
 //     PostForm.URL names it) with a multipart/form-data form made by
 //     SignedPost, its file streamed into [Local.Put] and refused unless the
 //     form's policy allows it, as SignedPost documents; the fields before the
 //     file are at most 16 of 4 KiB each;
+//   - for PUT and POST, 503 with Retry-After when LocalOptions.MaxUploads
+//     uploads are already in flight, before reading any of the body; an
+//     upload whose client sends nothing for LocalOptions.UploadStallTimeout
+//     is dropped (408), storing nothing and leaving no temporary file;
 //   - 405 with an Allow header for any other method;
 //   - 403 for a file the server itself may not read (a permission
 //     problem of the directory's, for its operator to fix);
@@ -130,10 +137,18 @@ func (h *localHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Before anything else, so that error pages are not sniffed either.
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPut:
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPut:
+		if !h.startUpload(w, r) {
+			return
+		}
+		defer h.endUpload()
 	case http.MethodPost:
 		if h.isBase(r.URL) {
-			h.post(w, r)
+			if h.startUpload(w, r) {
+				defer h.endUpload()
+				h.post(w, r)
+			}
 			return
 		}
 		fallthrough
@@ -168,6 +183,45 @@ func (h *localHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.get(w, r, key, q)
 }
+
+// startUpload takes one of the Local's upload slots for r, whose body it
+// makes fail once the client sends nothing for the stall timeout. When every
+// slot is taken, it answers 503 and returns false: an upload holds a
+// connection, a temporary file and its descriptor, and the server must keep
+// enough of them to accept connections.
+func (h *localHandler) startUpload(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case h.l.uploads <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		// The unread body would keep the connection busy, and it is
+		// connections that run out.
+		w.Header().Set("Connection", "close")
+		httpError(w, http.StatusServiceUnavailable, "too many uploads at once; retry shortly")
+		return false
+	}
+	r.Body = &stallReader{body: r.Body, rc: http.NewResponseController(w), timeout: h.l.stall}
+	return true
+}
+
+func (h *localHandler) endUpload() { <-h.l.uploads }
+
+// stallReader reads an upload's body, moving the connection's read deadline
+// on before each read: a client that stops sending fails the read after
+// timeout, however long the whole upload takes. A server that cannot set
+// deadlines leaves stalls to its own timeouts.
+type stallReader struct {
+	body    io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	s.rc.SetReadDeadline(time.Now().Add(s.timeout))
+	return s.body.Read(p)
+}
+
+func (s *stallReader) Close() error { return s.body.Close() }
 
 // isBase reports whether u names the base path itself, where forms post.
 func (h *localHandler) isBase(u *url.URL) bool {
@@ -390,6 +444,8 @@ func (h *localHandler) putError(w http.ResponseWriter, r *http.Request, err erro
 		status = http.StatusBadRequest
 	case errors.Is(err, fs.ErrExist):
 		status = http.StatusConflict
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		status, detail = http.StatusRequestTimeout, "the upload stalled"
 	case r.Context().Err() != nil:
 		return // the client is gone
 	}

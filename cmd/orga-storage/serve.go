@@ -35,7 +35,12 @@ interrupted.`)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout or WriteTimeout: they would bound a whole upload or
+	// download, and cut off large files on slow links. The Handler drops an
+	// upload that stalls and bounds how many run at once (LocalOptions
+	// MaxUploads and UploadStallTimeout); headers must arrive promptly and
+	// an idle connection is closed.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	fmt.Fprintf(a.stderr, "orga-storage serve: serving the objects at http://%s%s\n", ln.Addr(), mount)
 
 	errc := make(chan error, 1)
