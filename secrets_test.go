@@ -89,7 +89,7 @@ func TestLocalSigningKeyNeverPrinted(t *testing.T) {
 	joined := strings.Join(outputs, "\n")
 	assert.Contains(t, joined, `"SigningKey":"[redacted]"`)
 	assert.Contains(t, joined, "BaseURL:/media/")
-	assert.Contains(t, fmt.Sprintf("%+v", storage.LocalOptions{}), "SigningKey:}", "an unset key shows as empty")
+	assert.Contains(t, fmt.Sprintf("%+v", storage.LocalOptions{}), "SigningKey: ", "an unset key shows as empty")
 
 	// The *Local that FromEnv returns is as likely to be logged at startup.
 	l, err := storage.NewLocal(t.TempDir(), &opts)
