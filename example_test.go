@@ -126,17 +126,8 @@ func ExampleDeletePrefix() {
 // uploads a photo of at most 5 MiB straight to the storage, under a key
 // the server chose. The page posts every field, then the file last.
 func ExampleStorage_SignedPost() {
-	dir, err := os.MkdirTemp("", "media")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	local, err := storage.NewLocal(dir, &storage.LocalOptions{SigningKey: storage.NewSecret("at least 32 random bytes from a secret store")})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer local.Close()
-	var s storage.Storage = local
+	s, done := signingLocal() // at startup: s, err := storage.FromEnv()
+	defer done()
 
 	form, err := s.SignedPost(context.Background(), "events/42/speakers/7/photo.png", &storage.PostOptions{
 		MaxSize:     5 << 20,
