@@ -3,8 +3,11 @@ package storage
 import (
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,6 +79,38 @@ func TestS3StorageClass(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	assert.Equal(t, http.StatusOK, put(http.Header{"X-Amz-Storage-Class": {"REDUCED_REDUNDANCY"}}))
 	assert.Equal(t, types.StorageClassReducedRedundancy, classOf(prefix+"signed.txt"))
+
+	// A form carries the class as a field its policy signs.
+	form, err := s.SignedPost(ctx, prefix+"posted.txt", &PostOptions{MaxSize: 100})
+	require.NoError(t, err)
+	assert.Equal(t, "REDUCED_REDUNDANCY", form.Fields["x-amz-storage-class"])
+	without := maps.Clone(form.Fields)
+	delete(without, "x-amz-storage-class")
+	code = postFields(t, form.URL, without, "posted")
+	assert.True(t, code == http.StatusForbidden || code == http.StatusBadRequest, "a post without the signed class is refused: %d", code)
+	_, err = s.Stat(ctx, prefix+"posted.txt")
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	require.Equal(t, http.StatusNoContent, postFields(t, form.URL, form.Fields, "posted"))
+	assert.Equal(t, types.StorageClassReducedRedundancy, classOf(prefix+"posted.txt"))
+}
+
+// postFields posts fields and then a file holding data, as a browser posts
+// a form, and returns the status.
+func postFields(t *testing.T, u string, fields map[string]string, data string) int {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for name, value := range fields {
+		require.NoError(t, mw.WriteField(name, value))
+	}
+	fw, err := mw.CreateFormFile("file", "f")
+	require.NoError(t, err)
+	io.WriteString(fw, data)
+	require.NoError(t, mw.Close())
+	resp, err := http.Post(u, mw.FormDataContentType(), &body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestS3ServerSideEncryptionHeaders checks the encryption headers of every
@@ -153,6 +188,15 @@ func TestS3ServerSideEncryptionHeaders(t *testing.T) {
 	assert.Contains(t, headers, "x-amz-server-side-encryption")
 	assert.Contains(t, headers, "x-amz-server-side-encryption-aws-kms-key-id")
 	assert.NotContains(t, signed, "kms%3A", "the key is signed as a header, not in the query")
+
+	form, err := s.SignedPost(ctx, prefix+"posted.txt", &PostOptions{MaxSize: 100})
+	require.NoError(t, err)
+	assert.Equal(t, "aws:kms", form.Fields["x-amz-server-side-encryption"])
+	assert.Equal(t, keyID, form.Fields["x-amz-server-side-encryption-aws-kms-key-id"])
+	code := postFields(t, form.URL, form.Fields, "posted")
+	assert.NotEqual(t, http.StatusNoContent, code, "MinIO without KMS refuses the encrypted post too")
+	_, err = plain.Stat(ctx, prefix+"posted.txt")
+	assert.ErrorIs(t, err, fs.ErrNotExist, "nothing posted is stored unencrypted")
 }
 
 func TestS3EncryptionConfigChecks(t *testing.T) {

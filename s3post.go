@@ -12,8 +12,9 @@ import (
 // (content-length-range, MinSize to MaxSize), the key (exact, or
 // starts-with when opts.KeyPrefix), the Content-Type (exact, or starts-with a
 // prefix such as "image/"), the canned ACL when the S3 has one
-// (S3Config.ACL, or "private" in its place for opts.Private, as Put sends)
-// and success_action_status 204. S3 refuses a post outside them (a file over
+// (S3Config.ACL, or "private" in its place for opts.Private, as Put sends),
+// the S3Config's ServerSideEncryption, KMSKeyID and StorageClass, each as
+// a field of the form, and success_action_status 204. S3 refuses a post outside them (a file over
 // MaxSize with 400 EntityTooLarge, the others with 403) and stores nothing.
 // PostForm.URL is the bucket's URL; the fields hold the policy, the access
 // key ID and the signature, never the secret key. The first call may look
@@ -50,6 +51,17 @@ func (s *S3) SignedPost(ctx context.Context, key string, opts *PostOptions) (Pos
 	if acl := s.objectACL(spec.private); acl != "" {
 		conditions = append(conditions, map[string]string{"acl": acl})
 		fields["acl"] = acl
+	}
+	// As Put sends them: a form must not store what a Put would not.
+	for _, f := range [...]struct{ name, value string }{
+		{"x-amz-server-side-encryption", s.sse},
+		{"x-amz-server-side-encryption-aws-kms-key-id", s.kmsKeyID},
+		{"x-amz-storage-class", s.storageClass},
+	} {
+		if f.value != "" {
+			conditions = append(conditions, map[string]string{f.name: f.value})
+			fields[f.name] = f.value
+		}
 	}
 	req, err := c.presign.PresignPostObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(s.bucket),
