@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -100,6 +101,7 @@ type S3 struct {
 	addressing   string // S3Config.Addressing
 	creds        *s3Credentials
 	awsCfg       aws.Config
+	log          *slog.Logger // S3Config.Logger, nil or not: see orDiscard
 
 	// copyLimit and copyPartSize are s3CopyLimit and s3CopyPartSize, as
 	// fields so that a test can take the part-by-part path with a small
@@ -191,6 +193,9 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		APIOptions:                 []func(*middleware.Stack) error{contentMD5(!strings.HasPrefix(endpoint, "http://"))},
 	}
+	if cfg.Logger != nil {
+		withLogging(&awsCfg, cfg.Logger)
+	}
 	s := &S3{
 		bucket:       cfg.Bucket,
 		endpoint:     endpoint,
@@ -203,6 +208,7 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 		addressing:   cfg.Addressing,
 		creds:        creds,
 		awsCfg:       awsCfg,
+		log:          cfg.Logger,
 		detecting:    make(chan struct{}, 1),
 
 		copyLimit:    s3CopyLimit,
@@ -383,7 +389,7 @@ func (s *S3) newClients(region string) *s3Clients {
 		api:       api,
 		presign:   s3.NewPresignClient(api),
 		unaborted: unaborted,
-		uploader: transfermanager.New(uploadClient{api, unaborted}, func(o *transfermanager.Options) {
+		uploader: transfermanager.New(uploadClient{api, unaborted, s.log}, func(o *transfermanager.Options) {
 			o.PartSizeBytes = s3PartSize
 			o.MultipartUploadThreshold = s3PartSize
 			o.Concurrency = s3Concurrency
@@ -427,6 +433,7 @@ func (s *S3) api(ctx context.Context) (*s3Clients, error) {
 	if !regionPattern.MatchString(region) {
 		return nil, fmt.Errorf("bucket %q: the server names an invalid region %q", s.bucket, region)
 	}
+	orDiscard(s.log).DebugContext(ctx, "s3: looked up the bucket's region", "bucket", s.bucket, "region", region)
 	c := s.newClients(region)
 	s.clients.Store(c)
 	return c, nil

@@ -34,6 +34,7 @@ func (s *S3) Config() S3Config {
 		HTTPClient:           s.awsCfg.HTTPClient,
 		MaxAttempts:          s.awsCfg.RetryMaxAttempts,
 		RetryMode:            s.awsCfg.RetryMode,
+		Logger:               s.log,
 	}
 }
 

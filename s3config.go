@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,6 +78,14 @@ type S3Config struct {
 	// RetryMode is the SDK's retry mode: "" or "standard", or "adaptive",
 	// which also slows the client down while the server throttles.
 	RetryMode aws.RetryMode
+	// Logger receives what an operator may need to know: at Debug each
+	// failed attempt and retry with its reason, each region lookup and
+	// each aborted multipart upload; at Warn a multipart upload left open
+	// because its abort failed. Nothing logged holds a secret, a signature
+	// or a presigned URL. nil logs nothing. (The transfer manager, v0.5,
+	// also prints a failed CompleteMultipartUpload with the log package;
+	// redirecting that would change the program's global logger.)
+	Logger *slog.Logger `json:"-"`
 }
 
 // s3ConfigFields is S3Config without its methods, for Format.

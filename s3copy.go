@@ -117,7 +117,7 @@ func (s *S3) copyInParts(ctx context.Context, c *s3Clients, dst, src string, inf
 	}
 	// uploadClient's CreateMultipartUpload and AbortMultipartUpload make
 	// sure that no upload outlives a failure, as for a Put.
-	up := uploadClient{Client: c.api}
+	up := uploadClient{Client: c.api, log: s.log}
 	created, err := up.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		return Info{}, s.translate(ctx, err, "s3:PutObject")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -32,7 +33,8 @@ import (
 // to report (see leftOpen).
 type uploadClient struct {
 	*s3.Client
-	unaborted *sync.Map // upload ID → error of its abort
+	unaborted *sync.Map    // upload ID → error of its abort
+	log       *slog.Logger // see S3Config.Logger
 }
 
 // CreateMultipartUpload waits for the server's answer even after ctx is
@@ -80,10 +82,23 @@ func (c uploadClient) AbortMultipartUpload(ctx context.Context, in *s3.AbortMult
 	return out, err
 }
 
-// abort retries with backoff until the server confirms, the upload is gone
-// already, the server refuses for good, or ctx (the transfer manager's
-// FailTimeout) ends.
+// abort aborts the upload and logs the outcome: see abortRetrying.
 func (c uploadClient) abort(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	out, err := c.abortRetrying(ctx, in, opts...)
+	if log := orDiscard(c.log); err != nil {
+		log.WarnContext(ctx, "s3: a multipart upload is left open, its parts stored until removed",
+			"bucket", aws.ToString(in.Bucket), "key", aws.ToString(in.Key), "upload", aws.ToString(in.UploadId), "error", err)
+	} else {
+		log.DebugContext(ctx, "s3: aborted a multipart upload",
+			"bucket", aws.ToString(in.Bucket), "key", aws.ToString(in.Key), "upload", aws.ToString(in.UploadId))
+	}
+	return out, err
+}
+
+// abortRetrying retries with backoff until the server confirms, the upload
+// is gone already, the server refuses for good, or ctx (the transfer
+// manager's FailTimeout) ends.
+func (c uploadClient) abortRetrying(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	delay := 250 * time.Millisecond
 	for {
 		out, err := c.Client.AbortMultipartUpload(ctx, in, opts...)
