@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -33,6 +34,11 @@ type LocalOptions struct {
 	// of an upload before it drops the upload, storing nothing and removing
 	// its temporary file. 0 means 30 seconds.
 	UploadStallTimeout time.Duration
+	// Logger receives, at Debug, the attribute mode NewLocal chose and
+	// each file Cleanup removed, and at Warn a temporary file that a
+	// failed Put could not remove (Cleanup takes it later). nil logs
+	// nothing. Nothing logged holds a secret or an object's content.
+	Logger *slog.Logger `json:"-"`
 }
 
 // Local stores objects as files under one directory: the object "a/b.png" is
@@ -106,6 +112,7 @@ type Local struct {
 	signingKey Secret
 	uploads    chan struct{}    // a slot per upload the Handler takes at once
 	stall      time.Duration    // see LocalOptions.UploadStallTimeout
+	log        *slog.Logger     // never nil: see LocalOptions.Logger
 	mode       attrMode         // where Put keeps attributes
 	synced     func(dir string) // tests only: called after each folder sync
 
@@ -161,11 +168,13 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
 	l := &Local{root: root, files: newBeneath(root, dir), dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey,
-		uploads: make(chan struct{}, cmp.Or(opts.MaxUploads, 64)), stall: cmp.Or(opts.UploadStallTimeout, 30*time.Second)}
+		uploads: make(chan struct{}, cmp.Or(opts.MaxUploads, 64)), stall: cmp.Or(opts.UploadStallTimeout, 30*time.Second),
+		log: orDiscard(opts.Logger)}
 	if err := l.chooseAttrMode(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)
 	}
+	l.log.Debug("local: opened the directory", "dir", dir, "attributes", l.mode.String())
 	return l, nil
 }
 

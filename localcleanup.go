@@ -40,6 +40,7 @@ func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
 		}
 		if l.root.Remove(name) == nil {
 			removed++
+			l.log.DebugContext(ctx, "local: removed a dead Put's temporary file", "file", name)
 		}
 		return nil
 	})

@@ -70,7 +70,9 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	defer func() {
 		if !committed {
 			f.Close()
-			folder.Remove(tmp)
+			if err := folder.Remove(tmp); err != nil {
+				l.log.WarnContext(ctx, "local: a failed Put left its temporary file; Cleanup removes it", "key", key, "file", path.Join(dir, tmp), "error", err)
+			}
 			// Folders made for this object would be left empty, and an
 			// empty folder "a" keeps the key "a" from being stored.
 			l.prune(dir)

@@ -18,14 +18,6 @@ import (
 // are named by operation, bucket and key: never a credential, a signature
 // or a presigned URL.
 
-// orDiscard returns l, or a logger that drops everything for nil.
-func orDiscard(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
-}
-
 // sdkLogger hands the SDK's own log lines (its retries, with
 // aws.LogRetries) to an slog.Logger.
 type sdkLogger struct{ l *slog.Logger }
