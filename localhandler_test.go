@@ -720,16 +720,22 @@ func TestHandlerSignedPut(t *testing.T) {
 
 	// Signed with a content type: the upload must send exactly it.
 	u := fx.signed(t, "uploads/photo.png", &storage.SignOptions{Method: http.MethodPut, ContentType: "image/png"})
-	resp, _ := do(t, http.MethodPut, u, bytes.NewReader(pic), "Content-Type", "text/html")
+	resp, body := do(t, http.MethodPut, u, bytes.NewReader(pic), "Content-Type", "text/html")
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "wrong content type")
-	resp, _ = do(t, http.MethodPut, u, bytes.NewReader(pic))
+	const hint = `the URL is signed for uploads sending "Content-Type: image/png"; send that header`
+	assert.Contains(t, string(body), hint, "the refusal says which header to send")
+	resp, body = do(t, http.MethodPut, u, bytes.NewReader(pic))
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "missing content type")
+	assert.Contains(t, string(body), hint)
+	resp, body = do(t, http.MethodPut, setQuery(t, u, "X-Content-Type", "text/html"), bytes.NewReader(pic), "Content-Type", "text/html")
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "the hint is no part of the signature")
+	assert.Contains(t, string(body), "invalid signature")
 	resp, _ = do(t, http.MethodPut, u, bytes.NewReader(pic), "Content-Type", "image/png; x=1")
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "another content type")
 	_, err := fx.l.Stat(ctx, "uploads/photo.png")
 	require.ErrorIs(t, err, os.ErrNotExist, "refused uploads store nothing")
 
-	resp, body := do(t, http.MethodPut, u, bytes.NewReader(pic), "Content-Type", "image/png")
+	resp, body = do(t, http.MethodPut, u, bytes.NewReader(pic), "Content-Type", "image/png")
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	info, err := fx.l.Stat(ctx, "uploads/photo.png")
 	require.NoError(t, err)

@@ -23,6 +23,10 @@ const (
 	paramContentLength = "X-Content-Length" // SignOptions.ContentLength
 	paramContentMD5    = "X-Content-MD5"    // SignOptions.ContentMD5
 	paramSignature     = "X-Signature"
+	// paramContentType names the Content-Type a PUT was signed for. The MAC
+	// covers the type, not this parameter: it only lets a refusal say which
+	// header to send, as S3's does.
+	paramContentType = "X-Content-Type"
 
 	paramResponseDisposition = "response-content-disposition"
 	paramResponseType        = "response-content-type"
@@ -84,6 +88,9 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 	}
 	if spec.contentMD5 != "" {
 		q += "&" + paramContentMD5 + "=" + url.QueryEscape(spec.contentMD5)
+	}
+	if spec.method == http.MethodPut && spec.contentType != "" {
+		q += "&" + paramContentType + "=" + url.QueryEscape(spec.contentType)
 	}
 	if spec.responseDisposition != "" {
 		q += "&" + paramResponseDisposition + "=" + url.QueryEscape(spec.responseDisposition)
@@ -152,7 +159,7 @@ var (
 // all; a request that does must carry a valid signature.
 func hasSignature(q url.Values) bool {
 	return q.Has(paramSignature) || q.Has(paramExpires) || q.Has(paramPrivate) ||
-		q.Has(paramContentLength) || q.Has(paramContentMD5)
+		q.Has(paramContentLength) || q.Has(paramContentMD5) || q.Has(paramContentType)
 }
 
 // checkSignature verifies that q signs method on key at now, and returns
@@ -178,8 +185,10 @@ func (l *Local) checkSignature(method, key, contentType string, q url.Values, no
 	// Each signed value appears once, well-formed, and only on its method;
 	// the MAC then says whether it was signed.
 	single := func(name string) (string, bool) {
-		v := q[name]
-		return v[0], len(v) == 1 && v[0] != ""
+		if v := q[name]; len(v) == 1 && v[0] != "" {
+			return v[0], true
+		}
+		return "", false
 	}
 	if q.Has(paramContentLength) {
 		v, ok := single(paramContentLength)
@@ -227,6 +236,9 @@ func (l *Local) checkSignature(method, key, contentType string, q url.Values, no
 	if !hmac.Equal(sig, l.mac(key, expStr, spec)) {
 		spec.contentType = ""
 		if contentType == "" || !hmac.Equal(sig, l.mac(key, expStr, spec)) {
+			if want, ok := single(paramContentType); ok && method == http.MethodPut && want != contentType && isHeaderValue(want) {
+				return signSpec{}, fmt.Errorf("%w: the URL is signed for uploads sending \"Content-Type: %s\"; send that header", errBadSignature, want)
+			}
 			return signSpec{}, errBadSignature
 		}
 	}
