@@ -316,6 +316,8 @@ func s3EnvName(field string) string {
 		return envClass
 	case "ACL":
 		return envACL
+	case "Endpoint":
+		return "the endpoint (" + envEndpointS3 + " or " + envEndpoint + ")"
 	}
 	return field
 }

@@ -235,6 +235,14 @@ func TestFromEnvTransportSettings(t *testing.T) {
 		})
 	}
 
+	// Virtual hosts need a host name: the error names both variables.
+	setS3(t)
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")
+	t.Setenv("STORAGE_S3_ADDRESSING", "virtual")
+	_, err = storage.FromEnv()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `STORAGE_S3_ADDRESSING "virtual" needs a host name in the endpoint (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)`)
+
 	seen := map[string]bool{}
 	for _, v := range storage.Env() {
 		seen[v.Name] = v.Usage != ""

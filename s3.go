@@ -286,12 +286,6 @@ func checkS3Config(cfg S3Config) error {
 			return err
 		}
 	}
-	if cfg.Addressing == "virtual" && cfg.Endpoint != "" {
-		// checkBaseURL has parsed it.
-		if u, _ := url.Parse(cfg.Endpoint); net.ParseIP(u.Hostname()) != nil {
-			return fmt.Errorf("%w: Addressing \"virtual\" needs a host name in the endpoint to put the bucket in front of, not the IP address %s", fs.ErrInvalid, u.Hostname())
-		}
-	}
 	return nil
 }
 
@@ -303,6 +297,11 @@ func checkS3Choices(cfg S3Config, name func(field string) string) error {
 	case "", "path", "virtual":
 	default:
 		return fmt.Errorf("%w: %s %q is neither \"path\" nor \"virtual\"", fs.ErrInvalid, name("Addressing"), cfg.Addressing)
+	}
+	if cfg.Addressing == "virtual" && cfg.Endpoint != "" {
+		if u, err := url.Parse(cfg.Endpoint); err == nil && net.ParseIP(u.Hostname()) != nil {
+			return fmt.Errorf("%w: %s \"virtual\" needs a host name in %s to put the bucket in front of, not the IP address %s", fs.ErrInvalid, name("Addressing"), name("Endpoint"), u.Hostname())
+		}
 	}
 	if cfg.MaxAttempts < 0 {
 		return fmt.Errorf("%w: %s %d is negative; 0 means the SDK's default of 3", fs.ErrInvalid, name("MaxAttempts"), cfg.MaxAttempts)

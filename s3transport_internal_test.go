@@ -205,4 +205,5 @@ func TestS3Addressing(t *testing.T) {
 	assert.Contains(t, err.Error(), "Addressing")
 	_, err = NewS3(context.Background(), S3Config{Bucket: "media", AccessKey: "k", SecretKey: NewSecret("s"), Endpoint: "http://127.0.0.1:9000", Addressing: "virtual"})
 	require.ErrorIs(t, err, fs.ErrInvalid, "no bucket goes in front of an IP address")
+	assert.Contains(t, err.Error(), `Addressing "virtual" needs a host name in Endpoint to put the bucket in front of, not the IP address 127.0.0.1`)
 }
