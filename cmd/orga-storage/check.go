@@ -31,9 +31,16 @@ policy that would make PREFIX public) and whether the bucket accepts ACLs.
 For the local disk: the directory, its filesystem, and a put, get and delete
 of a probe object.
 
+With --origin, on S3 it also sends the CORS preflights a browser on that
+origin sends before a PUT through a signed URL and before a form post (OPTIONS
+with Origin and Access-Control-Request-Method), and for each that the bucket
+would refuse prints the CORS rule to add. On the local disk it says whether
+the uploads cross origins.
+
 The exit status is 0 only when every required step passes; INFO lines never
 fail the check.`)
 	publicPrefix := flags.String("public-prefix", "", "S3: the `prefix` to probe and to make public in the suggested bucket policy (default: the whole bucket)")
+	origin := flags.String("origin", "", "check that pages on this `origin` (https://host[:port]) may upload from the browser")
 	timeout := flags.Duration("timeout", time.Minute, "give up after this `duration`")
 	if _, err := parseN(flags, args, 0, 0, "no arguments"); err != nil {
 		return err
@@ -42,6 +49,11 @@ fail the check.`)
 		// The probe key starts with the prefix, so it must be a valid one.
 		if err := storage.ValidateKey(*publicPrefix + "x"); err != nil {
 			return usagef("--public-prefix %q: %v", *publicPrefix, err)
+		}
+	}
+	if *origin != "" {
+		if err := parseOrigin(*origin); err != nil {
+			return err
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -58,8 +70,18 @@ fail the check.`)
 		switch st := st.(type) {
 		case *storage.Local:
 			checkLocal(ctx, r, st)
+			if *origin != "" {
+				checkLocalCORS(r, st, *origin)
+			}
 		case *storage.S3:
-			checkS3(ctx, r, st, *publicPrefix)
+			bucketOK := checkS3(ctx, r, st, *publicPrefix)
+			switch {
+			case *origin == "":
+			case bucketOK:
+				checkS3CORS(ctx, r, st, *origin)
+			default:
+				r.skip("CORS", "needs the bucket and its region")
+			}
 		default:
 			r.fail("configuration", fmt.Sprintf("unknown backend %T", st), "")
 		}

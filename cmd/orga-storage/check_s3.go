@@ -17,8 +17,10 @@ import (
 // checkS3 checks an S3 backend in the order an operator sets it up (see the
 // S3 setup guide: bucket, IAM user, policy, three variables). The policy it
 // expects grants s3:ListBucket and s3:GetBucketLocation on the bucket and
-// every action on bucket/*; the fixes it prints refer to that policy.
-func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string) {
+// every action on bucket/*; the fixes it prints refer to that policy. It
+// reports whether the bucket was found and its region known, so that
+// requests to its URL can reach it.
+func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string) bool {
 	cfg := s.Config()
 	bucketARN := "arn:aws:s3:::" + cfg.Bucket
 	where := "AWS"
@@ -45,19 +47,19 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		}
 		r.fail("credentials", message(err), fix)
 		skipRest("bucket", "needs credentials")
-		return
+		return false
 	}
 	if err := s.CheckCredentials(ctx); err != nil {
 		if unreachable(err) {
 			r.fail("server", message(err), fmt.Sprintf("check that %s is up and reachable from here (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset both for AWS)", where))
 			r.skip("credentials", "needs the server")
 			skipRest("bucket", "needs the server")
-			return
+			return false
 		}
 		detail, fix := credentialsProblem(err, creds, where)
 		r.fail("credentials", detail, fix)
 		skipRest("bucket", "needs valid credentials")
-		return
+		return false
 	}
 	r.pass("credentials", fmt.Sprintf("%s accepts access key %s and its secret (%s)", where, creds.AccessKey, describeCredentials(creds)))
 
@@ -81,7 +83,7 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		}
 		r.fail("bucket", fmt.Sprintf("bucket %q does not exist at %s", cfg.Bucket, where), fix)
 		skipRest("region", "needs the bucket")
-		return
+		return false
 	case locErr == nil || (regionKnown && listErr == nil):
 		r.pass("bucket", fmt.Sprintf("bucket %q exists at %s", cfg.Bucket, where))
 	case isDenied(locErr) && !regionKnown:
@@ -92,7 +94,7 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		r.fail("bucket", fmt.Sprintf("the user may neither list bucket %q nor read its location", cfg.Bucket),
 			fmt.Sprintf("check that BUCKET_NAME is the bucket the user's policy names, and attach the policy of the S3 setup to the user: s3:ListBucket and s3:GetBucketLocation on %s, \"Action\": \"*\" on %s/*", bucketARN, bucketARN))
 		skipRest("region", "needs access to the bucket")
-		return
+		return false
 	default:
 		err := locErr
 		if regionKnown && listErr != nil && !isDenied(listErr) {
@@ -100,7 +102,7 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		}
 		r.fail("bucket", message(err), fmt.Sprintf("check that %s is reachable from here (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset both for AWS)", where))
 		skipRest("region", "needs the bucket")
-		return
+		return false
 	}
 
 	regionOK := true
@@ -156,7 +158,7 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		skipRest("s3:PutObject", "needs the region")
 		r.skip("public URL", "needs the probe object")
 		r.skip("ACLs", "needs the region")
-		return
+		return false
 	}
 
 	p := &probe{
@@ -178,7 +180,7 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		skipRest("s3:GetObject", "needs the put")
 		r.skip("public URL", "needs the probe object")
 		r.skip("ACLs", "needs s3:PutObject")
-		return
+		return true
 	}
 	p.get(ctx, r, "s3:GetObject")
 	public := publicURL(ctx, s, p.key, p.body)
@@ -199,6 +201,7 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 	}
 
 	checkACL(ctx, r, s, cfg, publicPrefix)
+	return true
 }
 
 // describeCredentials says where the credentials came from, and for a
