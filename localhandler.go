@@ -406,7 +406,8 @@ func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string, q
 		}
 		// A chunked body has no length to check first: it is read up to
 		// one byte past the signed length, never further.
-		body = &exactReader{r: http.MaxBytesReader(w, r.Body, n), left: n}
+		// MaxBytesReader also has the server close the connection.
+		body = &boundedReader{r: http.MaxBytesReader(w, r.Body, n), min: n, max: n, short: "the body is shorter than the signed length"}
 	}
 	if spec.contentMD5 != "" {
 		sent := r.Header.Values("Content-MD5")
@@ -457,18 +458,32 @@ type bodyMismatch struct{ what string }
 
 func (e *bodyMismatch) Error() string { return e.what }
 
-// exactReader fails at the end of a body shorter than the signed length;
-// the http.MaxBytesReader it reads fails past it.
-type exactReader struct {
-	r    io.Reader
-	left int64
+// boundedReader reads an upload of min to max bytes, as a signed length or
+// a form's bounds allow: it never reads more than max+1 bytes of r, fails
+// past max with an *http.MaxBytesError (413), and at the end of a body
+// shorter than min with short (400), before the Put it feeds can commit.
+type boundedReader struct {
+	r        io.Reader
+	n        int64
+	min, max int64
+	short    string
 }
 
-func (e *exactReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
-		err = &bodyMismatch{what: "the body is shorter than the signed length"}
+func (b *boundedReader) Read(p []byte) (int, error) {
+	left := b.max + 1 - b.n
+	if left <= 0 {
+		return 0, &http.MaxBytesError{Limit: b.max}
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case b.n > b.max:
+		return n, &http.MaxBytesError{Limit: b.max}
+	case err == io.EOF && b.n < b.min:
+		return n, &bodyMismatch{what: b.short}
 	}
 	return n, err
 }

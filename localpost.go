@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -61,23 +60,15 @@ func (l *Local) SignedPost(ctx context.Context, key string, opts *PostOptions) (
 }
 
 func (l *Local) signedPost(key string, opts *PostOptions, now time.Time) (PostForm, error) {
-	check := checkLocalKey
-	if opts != nil && opts.KeyPrefix {
-		check = ValidatePrefix
-	}
-	if err := check(key); err != nil {
-		return PostForm{}, err
-	}
-	spec, err := parsePostOptions(opts)
+	spec, err := preparePost(key, opts, checkLocalKey)
 	if err != nil {
 		return PostForm{}, err
 	}
 	if !l.signingKey.IsSet() {
 		return PostForm{}, fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)
 	}
-	exp, _ := strconv.ParseInt(expiryString(now, spec.expires), 10, 64)
 	doc, err := json.Marshal(localPolicy{
-		Expires: exp, Key: key, KeyPrefix: spec.keyPrefix, MinSize: spec.minSize, MaxSize: spec.maxSize,
+		Expires: expiry(now, spec.expires), Key: key, KeyPrefix: spec.keyPrefix, MinSize: spec.minSize, MaxSize: spec.maxSize,
 		Type: spec.contentType, TypePrefix: spec.typePrefix, Private: spec.private,
 	})
 	if err != nil {
@@ -193,30 +184,11 @@ func (h *localHandler) post(w http.ResponseWriter, r *http.Request) {
 	if contentType == "" {
 		contentType = defaultUploadType
 	}
-	body := &boundedReader{r: io.LimitReader(file, policy.MaxSize+1), min: policy.MinSize, max: policy.MaxSize}
+	body := &boundedReader{r: file, min: policy.MinSize, max: policy.MaxSize,
+		short: fmt.Sprintf("the file is smaller than the form's minimum of %d bytes", policy.MinSize)}
 	if _, err := h.l.Put(r.Context(), key, body, &PutOptions{ContentType: contentType, Private: policy.Private}); err != nil {
 		h.putError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// boundedReader fails once more than max bytes are read, and at the end of
-// a body shorter than min, before the Put it feeds can commit it.
-type boundedReader struct {
-	r        io.Reader
-	n        int64
-	min, max int64
-}
-
-func (b *boundedReader) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.n += int64(n)
-	switch {
-	case b.n > b.max:
-		return n, &http.MaxBytesError{Limit: b.max}
-	case err == io.EOF && b.n < b.min:
-		return n, &bodyMismatch{what: fmt.Sprintf("the file is smaller than the form's minimum of %d bytes", b.min)}
-	}
-	return n, err
 }

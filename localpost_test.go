@@ -33,7 +33,12 @@ func edited(form storage.PostForm, name, value string) storage.PostForm {
 // returns the answer.
 func (fx *mediaFixture) postTo(t testing.TB, form storage.PostForm, file io.Reader) (*http.Response, []byte) {
 	t.Helper()
-	fields := form.Fields
+	return postFile(t, fx.mux.URL+form.URL, form.Fields, file)
+}
+
+// postFile posts fields, then file, streamed as a browser sends a form.
+func postFile(t testing.TB, u string, fields map[string]string, file io.Reader) (*http.Response, []byte) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -52,7 +57,7 @@ func (fx *mediaFixture) postTo(t testing.TB, form storage.PostForm, file io.Read
 		}
 		pw.CloseWithError(err)
 	}()
-	return do(t, http.MethodPost, fx.mux.URL+form.URL, pr, "Content-Type", mw.FormDataContentType())
+	return do(t, http.MethodPost, u, pr, "Content-Type", mw.FormDataContentType())
 }
 
 func (fx *mediaFixture) signPost(t testing.TB, key string, opts *storage.PostOptions) storage.PostForm {
@@ -104,29 +109,13 @@ func TestHandlerPostStreams(t *testing.T) {
 		r.Body = io.NopCloser(read)
 		fx.l.Handler().ServeHTTP(w, r)
 	}))
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		for _, name := range slices.Sorted(maps.Keys(form.Fields)) {
-			mw.WriteField(name, form.Fields[name])
-		}
-		fw, _ := mw.CreateFormFile("file", "big.bin")
-		_, err := io.Copy(fw, io.LimitReader(zeros{}, 1<<30))
-		pw.CloseWithError(err)
-	}()
-	req, err := http.NewRequest(http.MethodPost, srv.URL+form.URL, pr)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
-	pr.CloseWithError(errors.New("done"))
-	require.NoError(t, err)
-	resp.Body.Close()
+	resp, _ := postFile(t, srv.URL+form.URL, form.Fields, io.LimitReader(zeros{}, 1<<30))
 	srv.Close() // waits for the handler, which set read
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	// The multipart reader reads ahead a few KiB; a buffer of the body
 	// would be near the gigabyte offered.
 	assert.Less(t, read.n.Load(), int64(64<<10), "bytes the Handler read of a 1 GiB post")
-	_, err = fx.l.Stat(context.Background(), "big.bin")
+	_, err := fx.l.Stat(context.Background(), "big.bin")
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
 

@@ -77,7 +77,7 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 	if !l.signingKey.IsSet() {
 		return "", fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)
 	}
-	expStr := expiryString(now, spec.expires)
+	expStr := strconv.FormatInt(expiry(now, spec.expires), 10)
 	sig := base64.RawURLEncoding.EncodeToString(l.mac(key, expStr, spec))
 	q := paramExpires + "=" + expStr
 	if spec.private {
@@ -101,15 +101,15 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 	return joinURL(l.baseURL, key) + "?" + q + "&" + paramSignature + "=" + sig, nil
 }
 
-// expiryString returns now+expires in Unix seconds, rounded up, so that a
-// URL is valid for at least the time asked for.
-func expiryString(now time.Time, expires time.Duration) string {
+// expiry returns now+expires in Unix seconds, rounded up, so that a URL or
+// form is valid for at least the time asked for.
+func expiry(now time.Time, expires time.Duration) int64 {
 	deadline := now.Add(expires)
 	exp := deadline.Unix()
 	if deadline.Nanosecond() != 0 {
 		exp++
 	}
-	return strconv.FormatInt(exp, 10)
+	return exp
 }
 
 // mac computes the signature of a request. The fields are joined by

@@ -115,12 +115,26 @@ func (spec postSpec) formFields(key string) map[string]string {
 // or form without a Content-Type, on every backend: S3's own default.
 const defaultUploadType = "binary/octet-stream"
 
-// checkPostKey validates the key, or with KeyPrefix the prefix, of a form.
-func checkPostKey(key string, opts *PostOptions) error {
+// ValidatePost reports whether SignedPost accepts key and opts, as every
+// backend checks them before any I/O: the key with [ValidateKey] (with
+// opts.KeyPrefix, the prefix with [ValidatePrefix]), then the options with
+// [PostOptions.Validate]. A backend written outside this package calls it
+// first.
+func ValidatePost(key string, opts *PostOptions) error {
+	_, err := preparePost(key, opts, ValidateKey)
+	return err
+}
+
+// preparePost is ValidatePost with a backend's own key check, returning the
+// options ready to sign.
+func preparePost(key string, opts *PostOptions, checkKey func(string) error) (postSpec, error) {
 	if opts != nil && opts.KeyPrefix {
-		return ValidatePrefix(key)
+		checkKey = ValidatePrefix
 	}
-	return ValidateKey(key)
+	if err := checkKey(key); err != nil {
+		return postSpec{}, err
+	}
+	return parsePostOptions(opts)
 }
 
 // allowsType reports whether a posted Content-Type meets spec.

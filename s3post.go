@@ -21,10 +21,7 @@ import (
 // up the bucket's region. Invalid options fail with fs.ErrInvalid and an
 // invalid key with [ErrInvalidKey] before any I/O.
 func (s *S3) SignedPost(ctx context.Context, key string, opts *PostOptions) (PostForm, error) {
-	if err := checkPostKey(key, opts); err != nil {
-		return PostForm{}, wrapErr("sign", key, err)
-	}
-	spec, err := parsePostOptions(opts)
+	spec, err := preparePost(key, opts, ValidateKey)
 	if err != nil {
 		return PostForm{}, wrapErr("sign", key, err)
 	}

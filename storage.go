@@ -71,9 +71,8 @@ type Storage interface {
 	SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error)
 	// SignedPost returns a form with which a browser uploads one object
 	// under key (or, with opts.KeyPrefix, under any valid key starting with
-	// key) within opts' bounds until it expires. Options are checked with
-	// [PostOptions.Validate], the key with [ValidateKey] (with KeyPrefix,
-	// [ValidatePrefix]), before any I/O. A post the form does not allow
+	// key) within opts' bounds until it expires. Key and options are
+	// checked with [ValidatePost] before any I/O. A post the form does not allow
 	// (too large or too small, another key or content type, expired)
 	// is refused with a 4xx status and stores nothing; a successful one is
 	// answered 204. The form's fields carry no secret. A backend that serves

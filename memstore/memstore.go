@@ -339,14 +339,7 @@ func (s *Store) SignedURL(ctx context.Context, key string, opts *storage.SignOpt
 // an error wrapping errors.ErrUnsupported: a Store serves no HTTP, so no form
 // could post to it.
 func (s *Store) SignedPost(ctx context.Context, key string, opts *storage.PostOptions) (storage.PostForm, error) {
-	check := storage.ValidateKey
-	if opts != nil && opts.KeyPrefix {
-		check = storage.ValidatePrefix
-	}
-	if err := check(key); err != nil {
-		return storage.PostForm{}, opErr("sign", key, err)
-	}
-	if err := opts.Validate(); err != nil {
+	if err := storage.ValidatePost(key, opts); err != nil {
 		return storage.PostForm{}, opErr("sign", key, err)
 	}
 	return storage.PostForm{}, opErr("sign", key, fmt.Errorf("memstore serves no HTTP, so it cannot take a form upload: %w", errors.ErrUnsupported))

@@ -152,9 +152,8 @@ func (s *store) begin(ctx context.Context, op, key string) *call {
 
 // end records the call's outcome, with size bytes when size >= 0.
 func (c *call) end(err error, size int64) {
-	outcome := "ok"
+	outcome := outcomeOf(err)
 	if err != nil {
-		outcome = kind(err)
 		c.span.RecordError(err)
 		c.span.SetStatus(codes.Error, outcome)
 		c.span.SetAttributes(attribute.String("storage.error", outcome))
@@ -163,26 +162,23 @@ func (c *call) end(err error, size int64) {
 		c.span.SetAttributes(attribute.Int64("storage.size", size))
 	}
 	c.span.End()
-	set := metric.WithAttributes(
-		attribute.String("operation", c.op),
-		attribute.String("backend", c.s.c.backend),
-		attribute.String("outcome", outcome),
-	)
+	set := c.s.measured(c.op, outcome)
 	c.s.ops.Add(c.ctx, 1, set)
 	c.s.duration.Record(c.ctx, time.Since(c.start).Seconds(), set)
 }
 
 // countBytes adds n bytes moved by op to storage.bytes.
 func (s *store) countBytes(ctx context.Context, op string, n int64, err error) {
-	outcome := "ok"
-	if err != nil {
-		outcome = kind(err)
-	}
-	s.bytes.Add(ctx, n, metric.WithAttributes(
+	s.bytes.Add(ctx, n, s.measured(op, outcomeOf(err)))
+}
+
+// measured returns the attributes of every measurement.
+func (s *store) measured(op, outcome string) metric.MeasurementOption {
+	return metric.WithAttributes(
 		attribute.String("operation", op),
 		attribute.String("backend", s.c.backend),
 		attribute.String("outcome", outcome),
-	))
+	)
 }
 
 // depth is a key's number of segments; a prefix's trailing slash adds none.
@@ -192,6 +188,14 @@ func depth(key string) int {
 		return 0
 	}
 	return strings.Count(key, "/") + 1
+}
+
+// outcomeOf is "ok" for nil, else the error's kind.
+func outcomeOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return kind(err)
 }
 
 // kind names an error by the sentinel it matches, most specific first.

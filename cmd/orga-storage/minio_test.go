@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -385,22 +384,15 @@ func TestMinIO(t *testing.T) {
 		assert.Equal(t, base+"copy.md\n", ok(t, root, "", "cp", prefix+"docs/readme.md", prefix+"copy.md"))
 
 		signed := strings.TrimSpace(ok(t, root, "", "sign", prefix+"copy.md", "--expires", "1m"))
-		resp, err := http.Get(signed)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-		assert.Equal(t, "# Hello\n", string(body))
+		status, body := send(t, http.MethodGet, signed, nil, nil)
+		assert.Equal(t, http.StatusOK, status, body)
+		assert.Equal(t, "# Hello\n", body)
 
 		// A download named by --download-as, and an upload bounded by --file.
 		signed = strings.TrimSpace(ok(t, root, "", "sign", prefix+"copy.md", "--download-as", "Notizen für Tag 1.md"))
-		resp, err = http.Get(signed)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
-		require.NoError(t, err)
-		assert.Equal(t, "Notizen für Tag 1.md", params["filename"])
+		saved, body := download(t, signed)
+		assert.Equal(t, "Notizen für Tag 1.md", saved)
+		assert.Equal(t, "# Hello\n", body)
 		upload := filepath.Join(t.TempDir(), "upload.txt")
 		require.NoError(t, os.WriteFile(upload, []byte("bounded"), 0o644))
 		signed = strings.TrimSpace(ok(t, root, "", "sign", prefix+"bounded.txt", "--file", upload))

@@ -170,18 +170,26 @@ func TestSignDownloadAs(t *testing.T) {
 	_, base := startServe(t, env, "/static/media/")
 	ok(t, env, "%PDF-1.7", "put", "--content-type", "application/pdf", "-", "talks/3f9a.pdf")
 	for _, name := range []string{"Slides day 1.pdf", "Präsentation – Tag 1.pdf", `50% "final".pdf`} {
-		u := base + strings.TrimSpace(sign(t, env, "--download-as", name, "talks/3f9a.pdf"))
-		resp, err := http.Get(u)
-		require.NoError(t, err)
-		data, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
-		assert.Equal(t, "%PDF-1.7", string(data))
-		kind, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
-		require.NoError(t, err, resp.Header.Get("Content-Disposition"))
-		assert.Equal(t, "attachment", kind)
-		assert.Equal(t, name, params["filename"], "the name as a browser reads it (filename* first)")
+		saved, data := download(t, base+strings.TrimSpace(sign(t, env, "--download-as", name, "talks/3f9a.pdf")))
+		assert.Equal(t, "%PDF-1.7", data)
+		assert.Equal(t, name, saved, "the name as a browser reads it (filename* first)")
 	}
+}
+
+// download fetches u, requires 200 and an attachment, and returns the file
+// name a browser saves it under and the body.
+func download(t *testing.T, u string) (name, body string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	require.NoError(t, err)
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
+	kind, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
+	require.NoError(t, err, resp.Header.Get("Content-Disposition"))
+	assert.Equal(t, "attachment", kind)
+	return params["filename"], string(data)
 }
 
 func TestAttachment(t *testing.T) {

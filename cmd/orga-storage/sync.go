@@ -76,7 +76,7 @@ exit status is then 1.`)
 	defer dst.Close()
 
 	var last storage.SyncProgress
-	bar := &syncBar{w: a.stderr, draw: a.progress}
+	bar := &syncBar{line: statusLine{w: a.stderr}, draw: a.progress}
 	res, err := storage.Sync(ctx, dst, src, prefix, &storage.SyncOptions{
 		Concurrency: *concurrency,
 		DryRun:      *dryRun,
@@ -190,25 +190,18 @@ func syncSummary(res storage.SyncResult, p storage.SyncProgress, dryRun bool) st
 // syncBar draws sync's progress line on a terminal, as meter does for one
 // transfer.
 type syncBar struct {
-	w     io.Writer
-	draw  bool // stderr is a terminal
-	drawn bool
+	line statusLine
+	draw bool // stderr is a terminal
 }
 
 func (b *syncBar) update(p storage.SyncProgress) {
-	if !b.draw {
-		return
+	if b.draw {
+		b.line.show(progressLine(p))
 	}
-	b.drawn = true
-	fmt.Fprintf(b.w, "\r\x1b[K%s", progressLine(p))
 }
 
 // done erases the line, leaving the terminal clean for the summary.
-func (b *syncBar) done() {
-	if b.drawn {
-		fmt.Fprint(b.w, "\r\x1b[K")
-	}
-}
+func (b *syncBar) done() { b.line.clear() }
 
 // progressLine describes p in one line: objects done of those listed ("+"
 // while listing goes on), bytes copied, the rate and, once the listing is

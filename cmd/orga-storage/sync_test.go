@@ -278,12 +278,12 @@ func TestSyncProgressLine(t *testing.T) {
 
 	// The line is drawn on a terminal only, and erased before the summary.
 	var stderr bytes.Buffer
-	b := &syncBar{w: &stderr, draw: true}
+	b := &syncBar{line: statusLine{w: &stderr}, draw: true}
 	b.update(p)
 	b.done()
 	assert.Equal(t, "\r\x1b[K"+progressLine(p)+"\r\x1b[K", stderr.String())
 	stderr.Reset()
-	b = &syncBar{w: &stderr}
+	b = &syncBar{line: statusLine{w: &stderr}}
 	b.update(p)
 	b.done()
 	assert.Empty(t, stderr.String())

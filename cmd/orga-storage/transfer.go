@@ -424,7 +424,7 @@ func (a *app) meter(r io.Reader, size int64, desc string) (body io.Reader, done 
 	if !a.progress || (size >= 0 && size <= progressMin) {
 		return r, func(error) {}
 	}
-	m := &meter{r: r, w: a.stderr, size: size, desc: desc}
+	m := &meter{r: r, line: statusLine{w: a.stderr}, size: size, desc: desc}
 	if size > progressMin {
 		// Drawn at once, which also starts its clock before the first byte.
 		m.start()
@@ -436,7 +436,7 @@ func (a *app) meter(r io.Reader, size int64, desc string) (body io.Reader, done 
 // needs is the count, the share done and the rate, not a library.
 type meter struct {
 	r           io.Reader
-	w           io.Writer
+	line        statusLine
 	size        int64 // -1 when unknown
 	desc        string
 	n           int64
@@ -457,7 +457,7 @@ func (m *meter) draw(now time.Time) {
 	if elapsed := now.Sub(m.began).Seconds(); elapsed >= 0.5 {
 		line += "  " + humanSize(int64(float64(m.n)/elapsed)) + "/s"
 	}
-	fmt.Fprintf(m.w, "\r\x1b[K%s", line) // \x1b[K: erase what a longer line left
+	m.line.show(line)
 }
 
 func (m *meter) Read(p []byte) (int, error) {
@@ -475,8 +475,24 @@ func (m *meter) Read(p []byte) (int, error) {
 }
 
 // done erases the line, leaving the terminal clean for what comes next.
-func (m *meter) done(error) {
-	if !m.began.IsZero() {
-		fmt.Fprint(m.w, "\r\x1b[K")
+func (m *meter) done(error) { m.line.clear() }
+
+// statusLine is one line on a terminal, rewritten in place.
+type statusLine struct {
+	w     io.Writer
+	drawn bool
+}
+
+// show replaces the line with text; "\x1b[K" erases what a longer line left.
+func (l *statusLine) show(text string) {
+	l.drawn = true
+	fmt.Fprintf(l.w, "\r\x1b[K%s", text)
+}
+
+// clear erases the line, if drawn, leaving the terminal clean.
+func (l *statusLine) clear() {
+	if l.drawn {
+		fmt.Fprint(l.w, "\r\x1b[K")
+		l.drawn = false
 	}
 }
