@@ -253,7 +253,7 @@ func openErr(err error) error {
 // does not exist, a part of it is a file, or a part is longer than the file
 // system allows (a valid key may have segments past NAME_MAX).
 func noSuchPath(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG)
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) || errors.Is(err, syscall.ENAMETOOLONG)
 }
 
 // Get opens the object under key; errors.Is(err, fs.ErrNotExist) when there is none.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -85,8 +86,11 @@ func TestLocalFolderAndObjectClash(t *testing.T) {
 	_, err = l.Put(ctx, "a", strings.NewReader("y"), nil)
 	assert.ErrorIs(t, err, fs.ErrExist, "on disk a folder cannot also be an object")
 	assert.Contains(t, err.Error(), `storage: put "a": `)
-	_, err = l.Put(ctx, "a/b/c", strings.NewReader("y"), nil)
-	assert.ErrorIs(t, err, fs.ErrExist, "nor an object a folder")
+	for _, key := range []string{"a/b/c", "a/b/c/d"} {
+		_, err = l.Put(ctx, key, strings.NewReader("y"), nil)
+		assert.ErrorIs(t, err, fs.ErrExist, "nor an object a folder: %s", key)
+		assert.ErrorContains(t, err, `on local disk a part of "`+path.Dir(key)+`" is an object, not a folder`)
+	}
 	require.NoError(t, l.Delete(ctx, "a"), "deleting a folder is deleting no object")
 
 	r, err := l.Get(ctx, "a/b")

@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // The directory may hold files that no Put made: a shared volume, a tar or
@@ -150,7 +149,7 @@ func openSubfolder(folder *os.Root, name string) (*os.Root, error) {
 			return nil, linkedFolder
 		}
 		if !st.IsDir() {
-			return nil, &fs.PathError{Op: "openat", Path: name, Err: syscall.ENOTDIR}
+			return nil, &fs.PathError{Op: "openat", Path: name, Err: errNotDir}
 		}
 		sub, err := folder.OpenRoot(name)
 		if err != nil {

@@ -200,10 +200,16 @@ func (l *Local) createTemp(ctx context.Context, dir string) (folder *os.Root, f 
 }
 
 // notFolder reports whether dir, or a folder on its path, is a file. It
-// explains the errors of OpenRoot, which are not all syscall.ENOTDIR.
+// explains errors that do not say: OpenRoot's are not all errNotDir, and
+// Windows answers ERROR_PATH_NOT_FOUND both for a missing folder and for a
+// file in the path. So it looks at the deepest part of dir that exists.
 func (l *Local) notFolder(dir string) bool {
-	st, err := l.root.Stat(dir)
-	return errors.Is(err, syscall.ENOTDIR) || err == nil && !st.IsDir()
+	for d := dir; d != "."; d = path.Dir(d) {
+		if st, err := l.root.Stat(d); err == nil {
+			return !st.IsDir()
+		}
+	}
+	return false
 }
 
 // createTempIn creates and locks a temporary file in folder. Until it is
@@ -272,13 +278,14 @@ func (l *Local) mkdirAll(dir string) error {
 		case errors.Is(err, fs.ErrExist):
 			// Made already, or an object: the next level, or the
 			// caller's OpenRoot, tells which.
+		case errors.Is(err, errNotDir) || errors.Is(err, fs.ErrNotExist) && l.notFolder(path.Dir(d)):
+			// Windows says "path not found" for a file in the path too.
+			return fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
 		case errors.Is(err, fs.ErrNotExist) && i > 0:
 			if attempt++; attempt > maxFolderAttempts {
 				return errPruned(dir)
 			}
 			i = -1 // pruned above: from the top again
-		case errors.Is(err, syscall.ENOTDIR):
-			return fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
 		default:
 			return plainErr(err)
 		}
