@@ -17,5 +17,9 @@ func ForcePortableAttrs(l *Local) error { return l.useHeaders() }
 // Windows, where names cannot hold a backslash, ".put\uf05c").
 const TempMarker = tempMarker
 
-// ModeFile is the file recording the file-header mode in a directory.
-const ModeFile = modeFile
+// ModeFile records the file-header mode in a directory; CaseLockFile is
+// what Puts on a case-insensitive directory lock.
+const (
+	ModeFile     = modeFile
+	CaseLockFile = caseLockFile
+)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -88,6 +89,17 @@ type LocalOptions struct {
 // moves between systems as it is. Elsewhere Local takes them, as S3 does;
 // [ValidateKey] checks the rules every backend shares only.
 //
+// On a file system that takes names differing only in case for one (macOS's
+// APFS as formatted by default, NTFS and FAT on Windows, casefold folders on
+// Linux), which NewLocal finds by a probe and [Local.Caseless] reports, keys
+// still differ by case, as on S3, but two of them cannot both be stored: a
+// Put whose key's path is on disk under a name differing from it only in
+// case (or Unicode normalization), such as "Events/1/logo.png" beside
+// "events/1/logo.png", fails with an error wrapping [fs.ErrExist], and Get,
+// Stat and Delete of such a key find no object rather than the other's.
+// Keys are not mapped to other names: the directory stays the objects'
+// files under their keys, readable by any program and copied as it is.
+//
 // Files are written through an [os.Root] and read through openat2 with
 // RESOLVE_BENEATH (the os.Root where the kernel lacks it, and on other
 // systems), so no key and no symbolic link inside the directory reaches a
@@ -114,6 +126,8 @@ type Local struct {
 	stall      time.Duration    // see LocalOptions.UploadStallTimeout
 	log        *slog.Logger     // never nil: see LocalOptions.Logger
 	mode       attrMode         // where Put keeps attributes
+	caseless   bool             // see Caseless
+	caseMu     sync.Mutex       // see lockCase
 	synced     func(dir string) // tests only: called after each folder sync
 
 	// makingFolders counts the mkdirAll calls in progress: see createTemp.
@@ -174,7 +188,11 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 		l.Close()
 		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)
 	}
-	l.log.Debug("local: opened the directory", "dir", dir, "attributes", l.mode.String())
+	if l.caseless, err = l.probeCase(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("storage: local directory %s: %w", dir, err)
+	}
+	l.log.Debug("local: opened the directory", "dir", dir, "attributes", l.mode.String(), "caseless", l.caseless)
 	return l, nil
 }
 
@@ -186,11 +204,12 @@ func (l *Local) MarshalJSON() ([]byte, error) { return json.Marshal(l.view()) }
 
 type localView struct {
 	Dir, BaseURL, Attributes string
+	Caseless                 bool
 	SigningKey               Secret
 }
 
 func (l *Local) view() localView {
-	return localView{l.dir, l.baseURL, l.mode.String(), l.signingKey}
+	return localView{l.dir, l.baseURL, l.mode.String(), l.caseless, l.signingKey}
 }
 
 // CheckKey reports whether l can store an object under key, without any
@@ -224,6 +243,9 @@ func (l *Local) open(key string) (*os.File, localAttrs, fs.FileInfo, error) {
 		return nil, localAttrs{}, nil, openErr(err)
 	}
 	attrs, fi, err := readAttrs(l.mode, f, key)
+	if err == nil {
+		err = l.checkCaseForRead(key)
+	}
 	if err != nil {
 		f.Close()
 		return nil, localAttrs{}, nil, err
@@ -239,6 +261,16 @@ func (l *Local) describe(key string) (Info, error) {
 		return Info{}, openErr(err)
 	}
 	return attrs.info(key, fi), nil
+}
+
+// stat is describe for a key that no listing gave, whose path may be on
+// disk under another name (see [Local.Caseless]).
+func (l *Local) stat(key string) (Info, error) {
+	info, err := l.describe(key)
+	if err == nil {
+		err = l.checkCaseForRead(key)
+	}
+	return info, err
 }
 
 // openErr turns an error opening a key's file into the error for the key.
@@ -319,7 +351,7 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, wrapErr("stat", key, err)
 	}
-	info, err := l.describe(key)
+	info, err := l.stat(key)
 	return info, wrapErr("stat", key, err)
 }
 
@@ -349,24 +381,42 @@ func (l *Local) delete(ctx context.Context, key string) error {
 		}
 		return plainErr(err)
 	}
-	defer folder.Close()
+	removed, err := l.removeObject(folder, key)
+	// Closed first: where a delete waits for the last handle (Windows
+	// without POSIX deletes, on FAT32, say), an open folder cannot go.
+	folder.Close()
+	if !removed || err != nil {
+		return err
+	}
+	return plainErr(l.settle(path.Dir(key)))
+}
+
+// removeObject removes the object under key from folder, the folder that
+// holds it, reporting whether there was one.
+func (l *Local) removeObject(folder *os.Root, key string) (bool, error) {
 	name := path.Base(key)
 	st, err := folder.Lstat(name)
 	if err != nil {
 		if noSuchPath(err) {
-			return nil
+			return false, nil
 		}
-		return plainErr(err)
+		return false, plainErr(err)
 	}
 	if st.IsDir() {
-		return nil // a folder of other objects, not an object
+		return false, nil // a folder of other objects, not an object
+	}
+	if err := l.checkCaseForRead(key); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil // another key's object
+		}
+		return false, err
 	}
 	// Whatever else is there goes, as a Put would replace it: removing a
 	// name neither opens nor follows what it names.
 	if err := folder.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return plainErr(err)
+		return false, plainErr(err)
 	}
-	return plainErr(l.settle(path.Dir(key)))
+	return true, nil
 }
 
 // settle is called once an entry of the folder dir has been removed. It
@@ -414,7 +464,7 @@ func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 	}
 	if dst == src {
 		// As on S3, where copying an object onto itself unchanged is a no-op.
-		info, err := l.describe(src)
+		info, err := l.stat(src)
 		return info, wrapErr("copy", src, err)
 	}
 	f, attrs, _, err := l.open(src)

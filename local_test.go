@@ -31,7 +31,7 @@ func filesUnder(t *testing.T, dir string) []string {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && p != filepath.Join(dir, modeFile) {
+		if !d.IsDir() && p != filepath.Join(dir, modeFile) && p != filepath.Join(dir, storage.CaseLockFile) {
 			rel, _ := filepath.Rel(dir, p)
 			files = append(files, filepath.ToSlash(rel))
 		}

@@ -22,7 +22,15 @@ func (l *Local) List(ctx context.Context, prefix string, opts *ListOptions) iter
 		if opts != nil {
 			w.delimiter = opts.Delimiter
 		}
-		w.walk(prefixFolder(prefix))
+		start := prefixFolder(prefix)
+		if onDisk, err := l.nameOnDisk(start); err != nil || onDisk != "" {
+			// Another name's folder: no key starts with prefix.
+			if err != nil {
+				yield(Info{}, wrapErr("list", prefix, err))
+			}
+			return
+		}
+		w.walk(start)
 	}
 }
 
@@ -187,6 +195,9 @@ func (l *Local) deletePrefix(ctx context.Context, prefix string) (int, error) {
 		return 0, err
 	}
 	start := prefixFolder(prefix)
+	if onDisk, err := l.nameOnDisk(start); err != nil || onDisk != "" {
+		return 0, err // another name's folder: no key starts with prefix
+	}
 	folder, err := openFolder(l.root, start)
 	if err != nil {
 		if noSuchPath(err) || isForeign(err) || l.notFolder(start) {

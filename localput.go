@@ -54,7 +54,12 @@ const etagRoom = `"00000000000000000000000000000000"`
 // write stores src under key with attrs, atomically and durably. When etag
 // is not nil, the object's ETag is what it returns once src is read.
 func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs localAttrs, etag func() string) (Info, error) {
-	dir, name := path.Dir(key), path.Base(key)
+	// Before any folder is made or byte read: the check is made again,
+	// under the lock, just before the rename.
+	if err := l.checkCaseForPut(key); err != nil {
+		return Info{}, err
+	}
+	dir := path.Dir(key)
 	// Every os.Root call walks its path one folder at a time, so the folder
 	// is opened once, and the temporary file, the rename and the sync are
 	// done relative to it rather than each walking the key again.
@@ -134,17 +139,8 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 	}
 	// f stays open, and so locked, until the rename: Cleanup takes an
 	// unlocked temporary file for a dead Put's and removes it.
-	err = folder.Rename(tmp, name)
-	if st, serr := folder.Lstat(name); err != nil && serr == nil && st.IsDir() {
-		// An empty folder, which a crash can leave behind, gives way to
-		// the object; Remove takes no folder that holds anything.
-		if folder.Remove(name) != nil {
-			return Info{}, fmt.Errorf("%w: on local disk %q is a folder holding other objects", fs.ErrExist, key)
-		}
-		err = folder.Rename(tmp, name)
-	}
-	if err != nil {
-		return Info{}, plainErr(err)
+	if err := l.rename(folder, tmp, key); err != nil {
+		return Info{}, err
 	}
 	committed = true
 	// The data and attributes are synced: a failing close loses nothing.
@@ -153,6 +149,30 @@ func (l *Local) write(ctx context.Context, key string, src io.Reader, attrs loca
 		return Info{}, plainErr(err)
 	}
 	return attrs.info(key, fi), nil
+}
+
+// rename renames the temporary file tmp in folder to key's name, on a
+// case-insensitive directory under the lock and once key's path is checked.
+func (l *Local) rename(folder *os.Root, tmp, key string) error {
+	unlock, err := l.lockCase()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := l.checkCaseForPut(key); err != nil {
+		return err
+	}
+	name := path.Base(key)
+	err = folder.Rename(tmp, name)
+	if st, serr := folder.Lstat(name); err != nil && serr == nil && st.IsDir() {
+		// An empty folder, which a crash can leave behind, gives way to
+		// the object; Remove takes no folder that holds anything.
+		if folder.Remove(name) != nil {
+			return fmt.Errorf("%w: on local disk %q is a folder holding other objects", fs.ErrExist, key)
+		}
+		err = folder.Rename(tmp, name)
+	}
+	return plainErr(err)
 }
 
 // createTemp opens the folder dir, creating it if needed, and creates a

@@ -309,6 +309,11 @@ func checkLocal(ctx context.Context, r *report, l *storage.Local) {
 	} else {
 		r.pass("attributes", "extended attributes: content types and metadata are kept in an extended attribute of each object's file")
 	}
+	if l.Caseless() {
+		r.pass("names", "case-insensitive: this file system takes names differing only in case for one, so a key differing only in case from a stored one (Logo.png beside logo.png) cannot be stored")
+	} else {
+		r.pass("names", "case-sensitive: keys differing only in case are different objects, as on S3")
+	}
 	if fsType, err := filesystemType(dir); err != nil {
 		r.info("filesystem", "unknown: "+err.Error())
 	} else {

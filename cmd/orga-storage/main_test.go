@@ -513,6 +513,12 @@ func TestCheckLocal(t *testing.T) {
 	} else {
 		assert.Regexp(t, `(?m)^PASS  attributes: (extended attributes|file headers): `, out)
 	}
+	switch runtime.GOOS {
+	case "linux":
+		assert.Regexp(t, `(?m)^PASS  names: case-sensitive: `, out)
+	case "windows", "darwin":
+		assert.Regexp(t, `(?m)^PASS  names: case-insensitive: `, out)
+	}
 	assert.Regexp(t, `(?m)^PASS  filesystem: .* is on [a-z0-9]+`, out)
 	for _, step := range []string{"write (put)", "read (get)", "delete"} {
 		assert.Regexp(t, `(?m)^PASS  `+regexp.QuoteMeta(step)+`: `, out)
