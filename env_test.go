@@ -42,6 +42,10 @@ func TestFromEnv(t *testing.T) {
 				}
 			}
 			s, err := storage.FromEnv()
+			if err == nil {
+				// Windows keeps a folder an open handle holds from being removed.
+				defer s.Close()
+			}
 			switch len(set) {
 			case 0:
 				require.NoError(t, err)
@@ -74,6 +78,7 @@ func TestFromEnvLocalSettings(t *testing.T) {
 	t.Setenv("STORAGE_URL", "https://cdn.example.org/media")
 	s, err := storage.FromEnv()
 	require.NoError(t, err)
+	defer s.Close()
 	u, err := s.URL("a b/c.png")
 	require.NoError(t, err)
 	assert.Equal(t, "https://cdn.example.org/media/a%20b/c.png", u)

@@ -50,6 +50,8 @@ func FuzzURL(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// Before the folder's removal: Windows removes no folder a handle holds.
+	f.Cleanup(func() { l.Close() })
 	f.Fuzz(func(t *testing.T, key string) {
 		u, err := l.URL(key)
 		if storage.ValidateKey(key) != nil {
@@ -93,6 +95,7 @@ func FuzzLocalRoot(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(func() { l.Close() })
 	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
 		f.Fatal(err)
 	}

@@ -329,6 +329,7 @@ func TestFromEnvCredentialsChoice(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			defer st.Close()
 			if tt.env["BUCKET_NAME"] != "" {
 				assert.IsType(t, &storage.S3{}, st)
 			} else {
