@@ -226,9 +226,14 @@ func unreachable(err error) error {
 		reason = opErr.Err.Error()
 		var errno syscall.Errno
 		if errors.As(opErr.Err, &errno) {
-			reason = errno.Error() // "connection refused", without "connect: "
+			reason = errno.Error() // without "connect: "
 		}
-		if opErr.Timeout() {
+		switch {
+		case errors.Is(opErr.Err, errRefused):
+			// In the same words everywhere: Windows says "No connection
+			// could be made because the target machine actively refused it."
+			reason = "connection refused"
+		case opErr.Timeout():
 			reason = "connection timed out"
 		}
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,7 +30,7 @@ func TestS3Unreachable(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.Stat(context.Background(), "a.txt")
 		assert.EqualError(t, err, `storage: stat "a.txt": cannot reach http://`+addr+`: connection refused`, "region %q", region)
-		assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+		assert.ErrorIs(t, err, connRefused(), "the system's own error, for errors.Is")
 		var opErr *net.OpError
 		assert.ErrorAs(t, err, &opErr)
 	}
@@ -44,4 +45,13 @@ func TestS3Unreachable(t *testing.T) {
 	assert.True(t, strings.HasPrefix(err.Error(), `storage: stat "a.txt": cannot reach http://no-such-host.invalid: `), "%v", err)
 	var dnsErr *net.DNSError
 	assert.True(t, errors.As(err, &dnsErr), "%v", err)
+}
+
+// connRefused is the error of a refused connection on this system:
+// WSAECONNREFUSED on Windows, which syscall.ECONNREFUSED is not.
+func connRefused() error {
+	if runtime.GOOS == "windows" {
+		return syscall.Errno(10061) // WSAECONNREFUSED
+	}
+	return syscall.ECONNREFUSED
 }
