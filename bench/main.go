@@ -49,7 +49,8 @@ func main() {
 		roundTrip = flag.Duration("round-trip", 5*time.Millisecond, "round-trip time added to S3 requests in the second DeletePrefix figure; 0 skips it")
 		tune      = flag.Bool("tune", true, "measure *S3's part size and concurrency")
 		tuneSize  = flag.Int64("tune-size", 512, "object size for -tune, in MiB")
-		only      = flag.String("only", "", "comma-separated workloads to run: small,large,huge,unknown,list,delete,sync,tune (default all)")
+		only      = flag.String("only", "", "comma-separated workloads to run: small,large,huge,unknown,list,delete,sync,handler,tune (default all)")
+		merge     = flag.Bool("merge", false, "keep the figures of the workloads not run from -results, and say in the report which run the new ones come from")
 		dir       = flag.String("dir", ".data", "folder for the local contenders, on the disk under test; emptied afterwards")
 		md        = flag.String("md", "../BENCHMARKS.md", "the report to write")
 		png       = flag.String("png", "../benchmarks.png", "the chart to write")
@@ -86,7 +87,7 @@ func main() {
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
 	} else if !*tune {
-		opts.Only = []string{"small", "large", "huge", "unknown", "list", "delete", "sync"}
+		opts.Only = []string{"small", "large", "huge", "unknown", "list", "delete", "sync", "handler"}
 	}
 
 	if *rerender {
@@ -97,14 +98,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, opts, *dir, *md, *png, *results, *minioVer, *command, *quick); err != nil {
+	if err := run(ctx, opts, *dir, *md, *png, *results, *minioVer, *command, *quick, *merge); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, minioVer, command string, quick bool) error {
+func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, minioVer, command string, quick, merge bool) error {
 	e := envFromOS()
-	if e.Endpoint == "" || e.Bucket == "" || e.AccessKey == "" || e.SecretKey == "" {
+	want := func(w string) bool { return len(opts.Only) == 0 || slices.Contains(opts.Only, w) }
+	// The serving workload alone needs no MinIO.
+	needS3 := slices.ContainsFunc([]string{"small", "large", "huge", "unknown", "list", "delete", "sync", "tune"}, want)
+	if needS3 && (e.Endpoint == "" || e.Bucket == "" || e.AccessKey == "" || e.SecretKey == "") {
 		return errors.New("no MinIO: run bench/run, which starts one with scripts/minio and sets STORAGE_TEST_S3_*")
 	}
 	abs, err := filepath.Abs(dir)
@@ -120,21 +124,22 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 	id := make([]byte, 4)
 	rand.Read(id)
 	b := &bench{ctx: ctx, opts: opts, env: e, stores: map[string]store{}, prefix: "bench-" + hex.EncodeToString(id)}
-	for _, n := range append(slices.Clone(s3Contenders), localContenders...) {
-		s, err := openStore(ctx, n, e)
-		if err != nil {
-			return fmt.Errorf("%s: %w", n, err)
+	if needS3 {
+		for _, n := range append(slices.Clone(s3Contenders), localContenders...) {
+			s, err := openStore(ctx, n, e)
+			if err != nil {
+				return fmt.Errorf("%s: %w", n, err)
+			}
+			b.stores[n] = s
 		}
-		b.stores[n] = s
+		defer b.cleanup()
 	}
-	defer b.cleanup()
 
 	// Before any workload, while the tree is still the one go run built.
 	vers := versions(minioVer)
 	others := otherWork()
 	load := sampleLoad(5 * time.Second)
 	start := time.Now()
-	want := func(w string) bool { return len(opts.Only) == 0 || slices.Contains(opts.Only, w) }
 	steps := []struct {
 		name string
 		run  func() error
@@ -157,6 +162,7 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 		}},
 		{"delete", func() error { return b.deletePrefix("local", opts.Keys, opts.BigRounds, 0) }},
 		{"sync", func() error { return b.syncs(opts.Keys, opts.BigRounds) }},
+		{"handler", b.serve},
 		{"tune", func() error { return b.tune(opts.TuneSize, opts.BigRounds) }},
 	}
 	var failures []string
@@ -176,7 +182,7 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 	}
 	took := time.Since(start).Round(time.Second)
 
-	rounds := fmt.Sprintf("%d of %s each (small objects), %d (64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, sync, tuning)",
+	rounds := fmt.Sprintf("%d of %s each (small objects, serving), %d (64 MiB, List), %d (1 GiB, unknown size, DeletePrefix, sync, tuning)",
 		opts.SmallRounds, millis(opts.OpTime), opts.Rounds, opts.BigRounds)
 	if quick {
 		command += " -quick"
@@ -187,6 +193,11 @@ func run(ctx context.Context, opts options, dir, mdFile, pngFile, resultsFile, m
 		Chart: filepath.Base(pngFile), Load: load.summary(), Rounds: rounds,
 		Machine: machine(e.Dir), Versions: vers, Others: others, Failures: failures,
 	}, Figures: b.figures}
+	if merge {
+		if saved, err = merged(resultsFile, saved); err != nil {
+			return err
+		}
+	}
 	raw, err := json.MarshalIndent(saved, "", "\t")
 	if err != nil {
 		return err
@@ -254,4 +265,42 @@ func (b *bench) cleanup() {
 	if err != nil {
 		log.Printf("cleanup: %v", err)
 	}
+}
+
+// merged returns the results saved in resultsFile with the figures of now in
+// place of those of the same table, or added, each section of now noting the
+// run it comes from: a run of a few workloads updates the report without
+// measuring the others again.
+func merged(resultsFile string, now results) (results, error) {
+	raw, err := os.ReadFile(resultsFile)
+	if err != nil {
+		return now, fmt.Errorf("-merge: %w", err)
+	}
+	var old results
+	if err := json.Unmarshal(raw, &old); err != nil {
+		return now, fmt.Errorf("-merge: %s: %w", resultsFile, err)
+	}
+	commit := ""
+	for _, v := range now.Info.Versions {
+		if v[0] == "github.com/orga-server/storage" {
+			commit = ", " + v[1]
+		}
+	}
+	noted := map[string]bool{}
+	for _, f := range now.Figures {
+		if !noted[f.Kind] {
+			noted[f.Kind] = true
+			f.Note = strings.TrimSpace(f.Note + fmt.Sprintf(" The tables of this section come from a later run of their own, `%s` on %s "+
+				"(it took %s%s; load: %s), after the rest of this report was measured.", now.Info.Command,
+				now.Info.Date, now.Info.Took, commit, now.Info.Load))
+		}
+		i := slices.IndexFunc(old.Figures, func(g *figure) bool { return g.Kind == f.Kind && g.Title == f.Title })
+		if i >= 0 {
+			old.Figures[i] = f
+		} else {
+			old.Figures = append(old.Figures, f)
+		}
+	}
+	old.Info.Failures = append(old.Info.Failures, now.Info.Failures...)
+	return old, nil
 }

@@ -125,16 +125,17 @@ func (b *bench) report(w io.Writer, info reportInfo) {
 	fmt.Fprintln(w)
 	fmt.Fprint(w, contendersDoc)
 
-	for _, kind := range []string{"S3", "local", "sync", "tune"} {
+	for _, kind := range []string{"S3", "local", "http", "sync", "tune"} {
 		first := true
 		for _, f := range b.figures {
 			if f.Kind != kind {
 				continue
 			}
 			if first {
-				fmt.Fprintf(w, "## %s\n\n", map[string]string{"S3": "S3 (MinIO)", "local": "Local disk",
-					"sync": "Sync: local disk to MinIO and back", "tune": "Tuning *S3: part size and concurrency"}[kind])
+				fmt.Fprintf(w, "## %s\n\n", sectionTitle(kind))
 				switch kind {
+				case "http":
+					fmt.Fprint(w, serveDoc)
 				case "sync":
 					fmt.Fprint(w, syncDoc)
 				case "tune":
@@ -145,6 +146,13 @@ func (b *bench) report(w io.Writer, info reportInfo) {
 			f.table(w)
 		}
 	}
+}
+
+// sectionTitle is the heading of the report's section of figures of kind.
+func sectionTitle(kind string) string {
+	return map[string]string{"S3": "S3 (MinIO)", "local": "Local disk",
+		"http": "Serving over HTTP: *Local's Handler and http.FileServer",
+		"sync": "Sync: local disk to MinIO and back", "tune": "Tuning *S3: part size and concurrency"}[kind]
 }
 
 type reportInfo struct {
