@@ -50,7 +50,7 @@ func signingLocal() (storage.Storage, func()) {
 
 // Example_browserUpload runs the README's direct upload: the server signs a
 // form, and the client posts the file to the storage, as the page's fetch
-// does (browser_upload_test.go runs the page itself in Chromium).
+// does (browsertest/uploads_test.go runs the page itself in Chromium).
 func Example_browserUpload() {
 	s, done := signingLocal() // at startup: s, err := storage.FromEnv()
 	defer done()

@@ -7,9 +7,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"log"
 	"mime"
@@ -25,6 +22,7 @@ import (
 	"time"
 
 	"github.com/orga-server/storage"
+	"github.com/orga-server/storage/internal/testkit"
 	"github.com/orga-server/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -128,18 +126,7 @@ func rawRequest(t testing.TB, srv *httptest.Server, method, target string) (*htt
 	return resp, data
 }
 
-func pngImage(t testing.TB, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for x := range w {
-		for y := range h {
-			img.Set(x, y, color.RGBA{R: 200, G: uint8(x * 5), B: uint8(y * 5), A: 255})
-		}
-	}
-	var buf bytes.Buffer
-	require.NoError(t, png.Encode(&buf, img))
-	return buf.Bytes()
-}
+var pngImage = testkit.PNG
 
 func TestHandlerGet(t *testing.T) {
 	fx := newMediaFixture(t, nil)

@@ -16,7 +16,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/orga-server/storage/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -447,30 +447,13 @@ func (f *flipFirstByte) Read(p []byte) (int, error) {
 // CI=true. The external tests' needMinIO starts with it.
 func minioConfig(t *testing.T) S3Config {
 	t.Helper()
-	cfg := S3Config{
-		Bucket:    os.Getenv("STORAGE_TEST_S3_BUCKET"),
-		AccessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"),
-		SecretKey: NewSecret(os.Getenv("STORAGE_TEST_S3_SECRET_KEY")),
-		Endpoint:  os.Getenv("STORAGE_TEST_S3_ENDPOINT"),
-	}
-	if cfg.Endpoint == "" || cfg.Bucket == "" || cfg.AccessKey == "" || !cfg.SecretKey.IsSet() {
-		const msg = "no MinIO server: run scripts/test, or `scripts/minio start` and source .minio/env, to run the S3 tests"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: the S3 tests must run)")
-		}
-		minioSkips.Add(1)
-		t.Skip(msg)
-	}
-	return cfg
+	e := testkit.MinIO(t)
+	return S3Config{Bucket: e.Bucket, AccessKey: e.AccessKey, SecretKey: NewSecret(e.SecretKey), Endpoint: e.Endpoint}
 }
-
-// minioSkips counts the tests skipped for want of a MinIO server, which
-// TestMain sums up in one line: a skip alone shows only under -v.
-var minioSkips atomic.Int32
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if n := minioSkips.Load(); n > 0 {
+	if n := testkit.MinIOSkips(); n > 0 {
 		fmt.Fprintf(os.Stderr, "storage: %d tests skipped: no MinIO server; run scripts/test, or `scripts/minio start` and source .minio/env, to run them\n", n)
 	}
 	os.Exit(code)
