@@ -388,7 +388,7 @@ func (s *S3) newClients(region string) *s3Clients {
 		api:       api,
 		presign:   s3.NewPresignClient(api),
 		unaborted: unaborted,
-		uploader: transfermanager.New(uploadClient{api, unaborted, s.log}, func(o *transfermanager.Options) {
+		uploader: transfermanager.New(uploadClient{api, unaborted, new(sync.Map), s.log}, func(o *transfermanager.Options) {
 			o.PartSizeBytes = s3PartSize
 			o.MultipartUploadThreshold = s3PartSize
 			o.Concurrency = s3Concurrency

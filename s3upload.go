@@ -31,9 +31,14 @@ import (
 // longer than s3AbortTimeout): the transfer manager drops that error, so
 // uploadClient keeps it in unaborted, under the upload's ID, for the Put
 // to report (see leftOpen).
+//
+// With an uploadJournal in the context of the Put (see Sync), it records in
+// it every upload it begins and when each ends, so that the next Sync aborts
+// those a killed one left open.
 type uploadClient struct {
 	*s3.Client
 	unaborted *sync.Map    // upload ID → error of its abort
+	journaled *sync.Map    // upload ID → journaledUpload, until it ends
 	log       *slog.Logger // see S3Config.Logger
 }
 
@@ -45,6 +50,11 @@ func (c uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMu
 		out *s3.CreateMultipartUploadOutput
 		err error
 	}
+	journal := journalFrom(ctx, in.Bucket)
+	var seq int
+	if journal != nil {
+		seq = journal.intend(aws.ToString(in.Key))
+	}
 	// Unbuffered: a delivered answer is one the caller took, and so owns.
 	answer := make(chan result)
 	// Bounded like the abort, so that a server that never answers cannot
@@ -53,14 +63,33 @@ func (c uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMu
 	go func() {
 		defer cancel()
 		out, err := c.Client.CreateMultipartUpload(detached, in, opts...)
+		if journal != nil {
+			switch {
+			case err == nil:
+				journal.created(seq, aws.ToString(out.UploadId))
+			case refusedForGood(err):
+				journal.ended(seq) // the server began no upload
+			}
+		}
+		// Known before the caller has the ID, which it completes with.
+		journaled := err == nil && journal != nil && c.journaled != nil
+		if journaled {
+			c.journaled.Store(aws.ToString(out.UploadId), journaledUpload{journal, seq})
+		}
 		select {
 		case answer <- result{out, err}:
 		case <-ctx.Done():
+			if journaled {
+				c.journaled.Delete(aws.ToString(out.UploadId))
+			}
 			if err == nil {
 				// Nobody will use this upload: the Put returned already.
-				c.abort(detached, &s3.AbortMultipartUploadInput{
+				_, err := c.abort(detached, &s3.AbortMultipartUploadInput{
 					Bucket: in.Bucket, Key: in.Key, UploadId: out.UploadId, ExpectedBucketOwner: in.ExpectedBucketOwner,
 				}, opts...)
+				if err == nil && journal != nil {
+					journal.ended(seq)
+				}
 			}
 		}
 	}()
@@ -72,12 +101,36 @@ func (c uploadClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMu
 	}
 }
 
+// CompleteMultipartUpload completes the upload and records its end in its
+// journal.
+func (c uploadClient) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	out, err := c.Client.CompleteMultipartUpload(ctx, in, opts...)
+	if err == nil {
+		c.ended(aws.ToString(in.UploadId))
+	}
+	return out, err
+}
+
+// ended records the end of the upload in its journal, if any.
+func (c uploadClient) ended(uploadID string) {
+	if c.journaled == nil {
+		return
+	}
+	if u, ok := c.journaled.LoadAndDelete(uploadID); ok {
+		u := u.(journaledUpload)
+		u.journal.ended(u.seq)
+	}
+}
+
 // AbortMultipartUpload aborts as abort does, and keeps the error of an
 // abort that failed in unaborted.
 func (c uploadClient) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	out, err := c.abort(ctx, in, opts...)
 	if err != nil && c.unaborted != nil {
 		c.unaborted.Store(aws.ToString(in.UploadId), err)
+	}
+	if err == nil {
+		c.ended(aws.ToString(in.UploadId))
 	}
 	return out, err
 }

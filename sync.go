@@ -116,9 +116,12 @@ const (
 //
 // Each object is copied with one Get and one Put, streamed, so that dst
 // holds the old object or the new one whole at every moment: a Sync that
-// fails, is cancelled or killed leaves no part of an object (a killed one
-// may leave S3 a multipart upload, which a lifecycle rule removes; see the
-// README). Keys that dst cannot store, or that fail for any other reason,
+// fails, is cancelled or killed leaves no part of an object. A Sync killed
+// while it uploads an object over 8 MiB to S3 leaves that multipart upload
+// open, its parts stored; the next Sync to the bucket from the same user
+// account on the same machine aborts it first, and only such uploads:
+// never those of a Sync still running, nor of any other client (see the
+// README for how, and for the lifecycle rule that covers the rest). Keys that dst cannot store, or that fail for any other reason,
 // are reported in Failed (at most 1,000; the error counts them all) and the
 // others are synced; Sync then returns an error. A failure to list either
 // side stops Sync and is returned.
@@ -207,7 +210,18 @@ type syncJob struct {
 	dst *Info
 }
 
+// uploadJournaler is what a backend that a killed Sync can leave with
+// stored parts of unfinished uploads does for Sync: see S3's journalUploads.
+type uploadJournaler interface {
+	journalUploads(ctx context.Context) (_ context.Context, end func())
+}
+
 func (s *syncer) run(ctx context.Context) (SyncResult, error) {
+	if j, ok := s.dst.(uploadJournaler); ok && !s.opts.DryRun {
+		var end func()
+		ctx, end = j.journalUploads(ctx)
+		defer end()
+	}
 	var spool *keySpool
 	if s.opts.Delete {
 		spool = &keySpool{}

@@ -505,7 +505,8 @@ func TestMinIOSync(t *testing.T) {
 
 // TestMinIOSyncKilled kills sync to a bucket at random points (see
 // syncKilled): each object in the bucket is the old one or the new one
-// whole, a multipart one included, and a rerun completes the job.
+// whole, a multipart one included, and a rerun completes the job and
+// leaves no multipart upload open.
 func TestMinIOSyncKilled(t *testing.T) {
 	m := setupMinIO(t)
 	work := t.TempDir()
@@ -525,8 +526,16 @@ func TestMinIOSyncKilled(t *testing.T) {
 	}
 	reset()
 	read := func() map[string]object { return objects(t, s, "") }
+	var keys []string
+	for _, o := range tree {
+		keys = append(keys, o.key)
+	}
 	syncKilled(t, work, killedSync{
-		env: m.env(m.endpoint, m.bucket, m.userKey, m.userSecret), src: "local:" + srcDir, dst: "s3://" + m.bucket,
+		env: m.env(m.endpoint, m.bucket, m.userKey, m.userSecret, "XDG_CACHE_HOME="+filepath.Join(work, "cache")),
+		src: "local:" + srcDir, dst: "s3://" + m.bucket,
 		reset: reset, read: read, oldVersion: read(), newVersion: objects(t, openLocal(t, srcDir), ""),
+		check: func(round int) {
+			assert.Empty(t, m.openUploads(t, m.bucket, keys), "round %d: the rerun leaves no multipart upload open", round)
+		},
 	}, 3)
 }

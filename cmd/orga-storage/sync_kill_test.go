@@ -39,6 +39,8 @@ type killedSync struct {
 	read     func() map[string]object // dst's objects
 	// The objects of the tree's versions, as read would return them.
 	oldVersion, newVersion map[string]object
+	// check, if set, checks dst after each rerun.
+	check func(round int)
 }
 
 // syncKilled SIGKILLs "orga-storage sync" at random points of its runs
@@ -71,18 +73,7 @@ func syncKilled(t *testing.T, work string, k killedSync, rounds int) time.Durati
 		require.NoError(t, cmd.Process.Kill())
 		cmd.Wait()
 
-		got := k.read()
-		require.Len(t, got, n, "round %d: no key lost, none added", round)
-		copied := 0
-		for key, o := range got {
-			switch {
-			case reflect.DeepEqual(o, k.newVersion[key]):
-				copied++
-			case reflect.DeepEqual(o, k.oldVersion[key]):
-			default:
-				t.Errorf("round %d: %s is neither the old object nor the new one: %+v", round, key, o)
-			}
-		}
+		copied := oldOrNew(t, k.read(), k.oldVersion, k.newVersion, fmt.Sprintf("round %d", round))
 		t.Logf("round %d: killed with %d of %d objects copied", round, copied, n)
 		if copied > 0 && copied < n {
 			midway++
@@ -92,7 +83,28 @@ func syncKilled(t *testing.T, work string, k killedSync, rounds int) time.Durati
 		assert.Equal(t, [4]string{fmt.Sprint(n - copied), fmt.Sprint(copied), "0", "0"}, summary(t, out),
 			"round %d: the rerun copies what is left and skips the rest", round)
 		assert.Equal(t, k.newVersion, k.read(), "round %d", round)
+		if k.check != nil {
+			k.check(round)
+		}
 	}
 	t.Logf("%d of %d kills came midway", midway, rounds)
 	return whole
+}
+
+// oldOrNew checks that got holds the keys of the versions, each the old
+// object or the new one whole, content and attributes, and returns how many
+// are new.
+func oldOrNew(t *testing.T, got, oldVersion, newVersion map[string]object, what string) (copied int) {
+	t.Helper()
+	require.Len(t, got, len(newVersion), "%s: no key lost, none added", what)
+	for key, o := range got {
+		switch {
+		case reflect.DeepEqual(o, newVersion[key]):
+			copied++
+		case reflect.DeepEqual(o, oldVersion[key]):
+		default:
+			t.Errorf("%s: %s is neither the old object nor the new one: %+v", what, key, o)
+		}
+	}
+	return copied
 }
