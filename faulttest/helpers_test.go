@@ -327,14 +327,14 @@ func randomHex(n int) string {
 }
 
 // mustPut stores data under key through s, with no fault active.
-func mustPut(t *testing.T, s *storage.S3, key string, b []byte) {
+func mustPut(t *testing.T, s storage.Storage, key string, b []byte) {
 	t.Helper()
 	_, err := s.Put(context.Background(), key, bytes.NewReader(b), nil)
 	require.NoError(t, err)
 }
 
 // getAll reads the object under key whole and returns it.
-func getAll(ctx context.Context, s *storage.S3, key string) ([]byte, error) {
+func getAll(ctx context.Context, s storage.Storage, key string) ([]byte, error) {
 	r, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, err
