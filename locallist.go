@@ -13,12 +13,22 @@ import (
 // List yields the objects under prefix in byte order of key, reading each
 // folder as the walk reaches it.
 func (l *Local) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
+	return l.list(ctx, prefix, opts, false)
+}
+
+// syncList is List with every object's Info whole, its attributes and
+// Private included, read with the size and ETag: Sync then needs no Stat.
+func (l *Local) syncList(ctx context.Context, prefix string) iter.Seq2[Info, error] {
+	return l.list(ctx, prefix, nil, true)
+}
+
+func (l *Local) list(ctx context.Context, prefix string, opts *ListOptions, whole bool) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		if err := ValidatePrefix(prefix); err != nil {
 			yield(Info{}, wrapErr("list", prefix, err))
 			return
 		}
-		w := &walker{l: l, ctx: ctx, prefix: prefix, yield: yield}
+		w := &walker{l: l, ctx: ctx, prefix: prefix, yield: yield, whole: whole}
 		if opts != nil {
 			w.delimiter = opts.Delimiter
 		}
@@ -50,6 +60,7 @@ type walker struct {
 	prefix    string
 	delimiter string
 	yield     func(Info, error) bool
+	whole     bool   // yield each Info whole, not as S3 lists it
 	lastGroup string // the grouped prefix yielded last, as members are adjacent
 }
 
@@ -100,7 +111,9 @@ func (w *walker) walk(dir string) bool {
 		}
 		// S3's listings carry no more than this: code written against
 		// Local must not come to rely on what S3 cannot list.
-		info = Info{Key: info.Key, Size: info.Size, ETag: info.ETag, ModTime: info.ModTime}
+		if !w.whole {
+			info = Info{Key: info.Key, Size: info.Size, ETag: info.ETag, ModTime: info.ModTime}
+		}
 		if err != nil {
 			err = wrapErr("list", key, err)
 		}

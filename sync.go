@@ -85,6 +85,11 @@ const (
 	// (2 busy cores), the first Sync took 9.0 s with 4, 6.9 s with 8,
 	// 5.7 s with 16 and 5.0 s with 32, which holds twice the buffers.
 	syncConcurrency = 16
+	// syncCheckers is the least number of objects compared at once: a
+	// comparison costs a request or two and no buffer, so that more of them
+	// than copies are in flight, as rclone's checkers are (see
+	// BENCHMARKS.md for the rerun this was measured on).
+	syncCheckers = 64
 	// syncLargeObjects bounds the objects above s3PartSize in flight, each
 	// of which S3's Put buffers up to s3Concurrency+2 parts of.
 	syncLargeObjects = 2
@@ -121,10 +126,11 @@ const (
 // open, its parts stored; the next Sync to the bucket from the same user
 // account on the same machine aborts it first, and only such uploads:
 // never those of a Sync still running, nor of any other client (see the
-// README for how, and for the lifecycle rule that covers the rest). Keys that dst cannot store, or that fail for any other reason,
-// are reported in Failed (at most 1,000; the error counts them all) and the
-// others are synced; Sync then returns an error. A failure to list either
-// side stops Sync and is returned.
+// README for how, and for the lifecycle rule that covers the rest). Keys
+// that dst cannot store, or that fail for any other reason, are reported in
+// Failed (at most 1,000; the error counts them all) and the others are
+// synced; Sync then returns an error. A failure to list either side stops
+// Sync and is returned.
 //
 // With opts.Delete, objects under prefix in dst that src lacks are deleted,
 // but only once src has been listed to its end without error: a listing
@@ -133,10 +139,13 @@ const (
 //
 // Sync lists both sides at once, in key order, and merges the listings, so
 // that memory does not grow with the number of objects: it holds the
-// listings' pages, opts.Concurrency objects in flight (each with the buffer
-// its Put takes: 256 KiB, or for S3 objects over 8 MiB, at most two at a
-// time, up to 40 MiB), and, with Delete, up to 4,096 keys to delete, the
-// rest spooled to a temporary file. opts.Progress is called from one
+// listings' pages, opts.Concurrency objects being copied (each with the
+// buffer its Put takes: 256 KiB, or for S3 objects over 8 MiB, at most two
+// at a time, up to 40 MiB), up to 64 objects being compared (a Stat or a
+// HEAD each, no buffer: comparing is cheaper than copying, so that more
+// comparisons than copies are in flight, as rclone runs more checkers than
+// transfers), and, with Delete, up to 4,096 keys to delete, the rest
+// spooled to a temporary file. opts.Progress is called from one
 // goroutine at a time, every 100 ms and once at the end.
 func Sync(ctx context.Context, dst, src Storage, prefix string, opts *SyncOptions) (SyncResult, error) {
 	if err := ValidatePrefix(prefix); err != nil {
@@ -151,11 +160,15 @@ func Sync(ctx context.Context, dst, src Storage, prefix string, opts *SyncOption
 	if err := ctx.Err(); err != nil {
 		return SyncResult{}, wrapErr("sync", prefix, err)
 	}
+	_, srcWhole := src.(*Local)
+	_, dstWhole := dst.(*Local)
 	s := &syncer{
 		dst: dst, src: src, prefix: prefix, opts: opts,
 		dstName: syncName(dst), srcName: syncName(src),
-		large: make(chan struct{}, syncLargeObjects),
-		start: time.Now(),
+		srcWhole: srcWhole, dstWhole: dstWhole,
+		copying: make(chan struct{}, cmp.Or(opts.Concurrency, syncConcurrency)),
+		large:   make(chan struct{}, syncLargeObjects),
+		start:   time.Now(),
 	}
 	s.listing.Store(true)
 	return s.run(ctx)
@@ -170,6 +183,17 @@ type syncBackend interface {
 	// syncPrivate reports whether key is stored as PutOptions.Private
 	// does; known is false where the backend cannot tell.
 	syncPrivate(ctx context.Context, key string) (private, known bool, err error)
+}
+
+// syncList lists s for Sync. A *Local's listing gives each Info whole,
+// attributes and Private included, read with the size and ETag, so that
+// Sync needs no Stat of its objects; a type that embeds one may list
+// otherwise, and is listed with its List.
+func syncList(ctx context.Context, s Storage, prefix string) iter.Seq2[Info, error] {
+	if l, ok := s.(*Local); ok {
+		return l.syncList(ctx, prefix)
+	}
+	return s.List(ctx, prefix, nil)
 }
 
 func syncName(s Storage) string {
@@ -192,8 +216,12 @@ type syncer struct {
 	dstName, srcName string
 	prefix           string
 	opts             *SyncOptions
-	large            chan struct{} // slots for objects over s3PartSize
-	start            time.Time
+	// srcWhole and dstWhole tell the sides whose listings give each Info
+	// whole (see syncList).
+	srcWhole, dstWhole bool
+	copying            chan struct{} // slots for objects being copied: opts.Concurrency
+	large              chan struct{} // slots for objects over s3PartSize
+	start              time.Time
 
 	// Counters, read by the progress reporter while workers add to them.
 	listed, copied, skipped, deleted, failed atomic.Int64
@@ -228,7 +256,8 @@ func (s *syncer) run(ctx context.Context) (SyncResult, error) {
 		defer spool.close()
 	}
 	stopProgress := s.reportProgress()
-	workers := cmp.Or(s.opts.Concurrency, syncConcurrency)
+	// Workers compare; copying bounds those that copy.
+	workers := max(cap(s.copying), syncCheckers)
 
 	jobs := make(chan syncJob)
 	var wg sync.WaitGroup
@@ -286,9 +315,9 @@ func (e *syncFailedError) Unwrap() error { return e.first }
 // src object to the workers with its dst namesake, if any. Keys only dst
 // has go to spool when it is not nil. It returns the first listing error.
 func (s *syncer) merge(ctx context.Context, jobs chan<- syncJob, spool *keySpool) error {
-	nextSrc, stopSrc := iter.Pull2(s.src.List(ctx, s.prefix, nil))
+	nextSrc, stopSrc := iter.Pull2(syncList(ctx, s.src, s.prefix))
 	defer stopSrc()
-	nextDst, stopDst := iter.Pull2(s.dst.List(ctx, s.prefix, nil))
+	nextDst, stopDst := iter.Pull2(syncList(ctx, s.dst, s.prefix))
 	defer stopDst()
 
 	srcInfo, srcErr, srcOK := nextSrc()
@@ -375,6 +404,12 @@ func (s *syncer) syncObject(ctx context.Context, job syncJob) (copied bool, op s
 		s.bytes.Add(job.src.Size)
 		return true, "", nil
 	}
+	select {
+	case s.copying <- struct{}{}:
+		defer func() { <-s.copying }()
+	case <-ctx.Done():
+		return false, "", ctx.Err()
+	}
 	if job.src.Size > s3PartSize {
 		select {
 		case s.large <- struct{}{}:
@@ -452,20 +487,25 @@ func (s *syncer) same(ctx context.Context, src, dst Info) (same bool, op string,
 	if err != nil || !same {
 		return false, op, err
 	}
-	// Listings give no attributes: Stat both sides.
-	srcInfo, err := s.src.Stat(ctx, src.Key)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return true, "", nil // deleted from src since: nothing to copy
+	// Most listings give no attributes: Stat those sides.
+	srcInfo, dstInfo := src, dst
+	if !s.srcWhole {
+		srcInfo, err = s.src.Stat(ctx, src.Key)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return true, "", nil // deleted from src since: nothing to copy
+			}
+			return false, "stat on " + s.srcName, err
 		}
-		return false, "stat on " + s.srcName, err
 	}
-	dstInfo, err := s.dst.Stat(ctx, dst.Key)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, "", nil
-	}
-	if err != nil {
-		return false, "stat on " + s.dstName, err
+	if !s.dstWhole {
+		dstInfo, err = s.dst.Stat(ctx, dst.Key)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, "", nil
+		}
+		if err != nil {
+			return false, "stat on " + s.dstName, err
+		}
 	}
 	if srcInfo.ETag != src.ETag || dstInfo.ETag != dst.ETag {
 		return false, "", nil // changed since listed: copy the current one
@@ -473,18 +513,27 @@ func (s *syncer) same(ctx context.Context, src, dst Info) (same bool, op string,
 	if !sameAttributes(srcInfo, dstInfo) {
 		return false, "", nil
 	}
-	srcPrivate, srcKnown, err := privacy(ctx, s.src, src.Key)
+	srcPrivate, srcKnown, err := s.privacy(ctx, s.src, srcInfo, s.srcWhole)
 	if err != nil {
 		return false, "read the ACL on " + s.srcName, err
 	}
 	if !srcKnown {
 		return true, "", nil
 	}
-	dstPrivate, dstKnown, err := privacy(ctx, s.dst, dst.Key)
+	dstPrivate, dstKnown, err := s.privacy(ctx, s.dst, dstInfo, s.dstWhole)
 	if err != nil {
 		return false, "read the ACL on " + s.dstName, err
 	}
 	return !dstKnown || srcPrivate == dstPrivate, "", nil
+}
+
+// privacy is the package's privacy, from info where it came whole from a
+// listing of st.
+func (s *syncer) privacy(ctx context.Context, st Storage, info Info, whole bool) (private, known bool, err error) {
+	if whole {
+		return info.Private, true, nil
+	}
+	return privacy(ctx, st, info.Key)
 }
 
 // sameAttributes compares what Put takes, as Put stores it.
