@@ -201,9 +201,9 @@ manager's concurrent ranged GETs.
 const syncDoc = `Three programs copy the same objects, stored by *Local as orga-server stores uploads, from a
 folder to a fresh prefix of the bucket, then again (a rerun that finds nothing to copy), then from
 the bucket to an empty folder and again, each run a process of its own with the program's defaults:
-` + "`orga-storage sync local:DIR s3://BUCKET PREFIX`" + ` (this library's Sync, 16 objects at once,
-content and attributes compared by size and MD5 ETag, HeadObject for the attributes of objects
-that match), ` + "`rclone copy`" + ` (4 transfers and 8 checkers; size and modification time, which it
+` + "`orga-storage sync local:DIR s3://BUCKET PREFIX`" + ` (this library's Sync, 16 objects copied and 64
+compared at once, content and attributes compared by size and MD5 ETag, with a HeadObject for the
+attributes of each object that matches on S3; the folder's listing gives them on the local side), ` + "`rclone copy`" + ` (4 transfers and 8 checkers; size and modification time, which it
 keeps in metadata and reads with a HeadObject per object) and ` + "`aws s3 sync`" + ` (the Python CLI, 10
 requests at once; size and modification time from the listing). Only orga-storage carries the
 content type, disposition, cache control, metadata and private flag that *Local keeps in an
