@@ -159,23 +159,14 @@ func (l *Local) findName(dir, name string) (found bool, other string, err error)
 	}
 }
 
-// caseClash returns the error for a Put of key whose path is on disk under
-// another name.
-func caseClash(key, onDisk string) error {
-	return fmt.Errorf("%w: on local disk %q is already %q, which this case-insensitive file system takes for the same name", fs.ErrExist, key, onDisk)
-}
-
-// checkCaseForPut returns a caseClash error when key's path is on disk under
-// another name.
+// checkCaseForPut returns an error matching fs.ErrExist when key's path is
+// on disk under another name, which this file system takes for the same.
 func (l *Local) checkCaseForPut(key string) error {
 	onDisk, err := l.nameOnDisk(key)
-	if err != nil {
-		return err
+	if err == nil && onDisk != "" {
+		err = fmt.Errorf("%w: on local disk %q is already %q, which this case-insensitive file system takes for the same name", fs.ErrExist, key, onDisk)
 	}
-	if onDisk != "" {
-		return caseClash(key, onDisk)
-	}
-	return nil
+	return err
 }
 
 // checkCaseForRead returns an error matching fs.ErrNotExist when key's path

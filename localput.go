@@ -206,7 +206,7 @@ func (l *Local) createTemp(ctx context.Context, dir string) (folder *os.Root, f 
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			if l.notFolder(dir) {
-				return nil, nil, "", fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
+				return nil, nil, "", errObjectInPath(dir)
 			}
 			return nil, nil, "", plainErr(err)
 		}
@@ -270,6 +270,12 @@ func errPruned(dir string) error {
 	return fmt.Errorf("folder %q was removed by concurrent deletes %d times while being made; try again", dir, maxFolderAttempts)
 }
 
+// errObjectInPath reports a Put whose folder dir cannot be made because an
+// object is where a folder on its path would be.
+func errObjectInPath(dir string) error {
+	return fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
+}
+
 // mkdirAll creates dir one folder at a time, and syncs the folder holding
 // each folder it makes, so that a new object's path survives a crash as the
 // object does. Whether it made a folder is what Mkdir says, not what an
@@ -300,7 +306,7 @@ func (l *Local) mkdirAll(dir string) error {
 			// caller's OpenRoot, tells which.
 		case errors.Is(err, errNotDir) || errors.Is(err, fs.ErrNotExist) && l.notFolder(path.Dir(d)):
 			// Windows says "path not found" for a file in the path too.
-			return fmt.Errorf("%w: on local disk a part of %q is an object, not a folder", fs.ErrExist, dir)
+			return errObjectInPath(dir)
 		case errors.Is(err, fs.ErrNotExist) && i > 0:
 			if attempt++; attempt > maxFolderAttempts {
 				return errPruned(dir)
