@@ -77,7 +77,11 @@ type LocalOptions struct {
 // have names no key can have, so List never shows them; a process killed
 // mid-Put leaves one behind, which Cleanup removes. Windows cannot sync a
 // folder: there a crash leaves each rename done or undone, as NTFS journals
-// them, but may undo a Put that returned just before it.
+// them, but may undo a Put that returned just before it. A Put over an
+// object that a reader holds open replaces it on NTFS (Windows 10 1607 and
+// later rename POSIX-style), but fails with "Access denied" on FAT32 and
+// exFAT, which cannot: the old object stays whole, and the caller may try
+// again once the reader is done.
 //
 // On Windows, a key with a segment that Windows cannot keep as a file name
 // fails before any I/O with an error wrapping [ErrInvalidKey] that says why:
@@ -167,6 +171,11 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 		if err := checkBaseURL("base URL", opts.BaseURL, true); err != nil {
 			return nil, fmt.Errorf("storage: local: %w", err)
 		}
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		// MkdirAll would say so in the system's words, and Windows's are
+		// "Path not found".
+		return nil, fmt.Errorf("storage: local directory: %s is not a directory", dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)

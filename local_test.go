@@ -328,6 +328,10 @@ func TestNewLocalErrors(t *testing.T) {
 	_, err := storage.NewLocal(filepath.Join(file, "sub"), nil)
 	assert.Error(t, err)
 	assert.Contains(t, err.Error(), "storage: local directory")
+
+	// In the same words on every system: Windows's own are "Path not found".
+	_, err = storage.NewLocal(file, nil)
+	assert.EqualError(t, err, "storage: local directory: "+file+" is not a directory")
 }
 
 // TestLocalSyncsFoldersItChanges: every call that adds or removes an entry
