@@ -247,8 +247,8 @@ func render(resultsFile, mdFile, pngFile string) error {
 func (b *bench) hugeIfRoom(kind string, names []string) error {
 	var st syscall.Statfs_t
 	need := int64(len(names)+2) * b.opts.Huge // the objects, and MinIO's or the filesystem's slack
-	if err := syscall.Statfs(b.env.Dir, &st); err == nil && int64(st.Bavail)*st.Bsize < need {
-		log.Printf("skipping %s %s put/get: %d MiB free, %d MiB needed", kind, sizeLabel(b.opts.Huge), int64(st.Bavail)*st.Bsize>>20, need>>20)
+	if err := syscall.Statfs(b.env.Dir, &st); err == nil && int64(st.Bavail)*int64(st.Bsize) < need {
+		log.Printf("skipping %s %s put/get: %d MiB free, %d MiB needed", kind, sizeLabel(b.opts.Huge), int64(st.Bavail)*int64(st.Bsize)>>20, need>>20)
 		return nil
 	}
 	return b.large(kind, names, b.opts.Huge, b.opts.BigRounds)
