@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -168,6 +169,33 @@ func TestHandlerGet(t *testing.T) {
 	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
 	assert.Empty(t, resp.Header.Get("Content-Disposition"))
 	assert.Empty(t, resp.Header.Get("Cache-Control"))
+}
+
+// TestHandlerLargeObject: an object past the 512 bytes net/http copies
+// before handing the rest to sendfile comes whole, and any range of it, in
+// either attribute mode (the file-header form's data starts past its header).
+func TestHandlerLargeObject(t *testing.T) {
+	fx := newMediaFixture(t, nil)
+	data := make([]byte, 1<<20+123)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	fx.put(t, "videos/clip.mp4", data, nil)
+	u := fx.url(t, "videos/clip.mp4")
+
+	resp, body := do(t, http.MethodGet, u, nil)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, strconv.Itoa(len(data)), resp.Header.Get("Content-Length"))
+	assert.True(t, bytes.Equal(data, body), "the whole object, byte for byte")
+
+	for _, r := range [][2]int{{0, 511}, {1000, 300000}, {len(data) - 700, len(data) - 1}} {
+		resp, body = do(t, http.MethodGet, u, nil, "Range", fmt.Sprintf("bytes=%d-%d", r[0], r[1]))
+		assert.Equal(t, http.StatusPartialContent, resp.StatusCode)
+		assert.True(t, bytes.Equal(data[r[0]:r[1]+1], body), "bytes %d-%d", r[0], r[1])
+	}
+	resp, body = do(t, http.MethodGet, u, nil, "Range", "bytes=10-20,600000-600999")
+	assert.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	assert.True(t, bytes.Contains(body, data[10:21]) && bytes.Contains(body, data[600000:601000]), "both ranges in the multipart body")
 }
 
 func TestHandlerRange(t *testing.T) {
