@@ -1,10 +1,17 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 var _ syncBackend = (*S3)(nil)
 
 func (s *S3) syncName() string { return "s3://" + s.bucket }
+
+// syncMD5ETags is false under SSE-KMS, where S3 makes an object's ETag of
+// something other than its content's MD5.
+func (s *S3) syncMD5ETags() bool { return !strings.HasPrefix(s.sse, "aws:kms") }
 
 // syncPrivate reads the object's ACL. With no ACL configured, Put sends
 // none, private or not, and a bucket policy decides who reads an object:

@@ -103,7 +103,8 @@ type Info struct {
 	// object apart: it changes when the content does. Local's is the
 	// hex MD5 of the content, and so is S3's for an object uploaded in one
 	// request; S3's for a multipart upload is the MD5 of its parts' MD5s
-	// followed by "-" and the number of parts. Files that Local did not
+	// followed by "-" and the number of parts, and under SSE-KMS no MD5 at
+	// all. Files that Local did not
 	// write itself (copied in by hand) get one made of their time and size.
 	ETag     string
 	ModTime  time.Time

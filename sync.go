@@ -112,7 +112,9 @@ const (
 // neither side is read. Where one side's ETag is of another kind (a
 // multipart upload to S3, a file copied into Local by hand) and the other
 // side is a [Local], Sync hashes the Local copy, from local disk, the way the
-// other side's ETag is made; otherwise it copies the object again. Objects
+// other side's ETag is made; otherwise it copies the object again. Under
+// SSE-KMS (S3Config.ServerSideEncryption "aws:kms") S3's ETags are no
+// MD5, so Sync copies such objects again on every run. Objects
 // with the same content are then compared by their content type,
 // disposition, cache control, metadata and, where both sides can tell,
 // Private (S3 can only when S3Config.ACL is set): an object that differs in
@@ -183,6 +185,19 @@ type syncBackend interface {
 	// syncPrivate reports whether key is stored as PutOptions.Private
 	// does; known is false where the backend cannot tell.
 	syncPrivate(ctx context.Context, key string) (private, known bool, err error)
+	// syncMD5ETags reports whether an ETag that looks like an MD5 is the
+	// MD5 of the content: not so under SSE-KMS on S3.
+	syncMD5ETags() bool
+}
+
+// etagKindIn is etagKind for an ETag given by s, where an ETag that looks
+// like an MD5 may be none (see syncBackend).
+func etagKindIn(s Storage, etag string) int {
+	kind := etagKind(etag)
+	if b, ok := s.(syncBackend); ok && kind == md5ETag && !b.syncMD5ETags() {
+		return otherETag
+	}
+	return kind
 }
 
 // syncList lists s for Sync. A *Local's listing gives each Info whole,
@@ -452,7 +467,7 @@ func (s *syncer) copyObject(ctx context.Context, key string) (copied bool, op st
 		}
 		return false, "put to " + s.dstName, err
 	}
-	if etagKind(info.ETag) == md5ETag && etagKind(put.ETag) == md5ETag && info.ETag != put.ETag {
+	if etagKindIn(s.src, info.ETag) == md5ETag && etagKindIn(s.dst, put.ETag) == md5ETag && info.ETag != put.ETag {
 		return false, "put to " + s.dstName, fmt.Errorf("data corrupted: the copy's MD5 %s differs from the source's %s", put.ETag, info.ETag)
 	}
 	s.copiedBytes.Add(put.Size)
@@ -549,7 +564,7 @@ func (s *syncer) sameContent(ctx context.Context, src, dst Info) (same bool, op 
 	if src.Size != dst.Size {
 		return false, "", nil
 	}
-	srcKind, dstKind := etagKind(src.ETag), etagKind(dst.ETag)
+	srcKind, dstKind := etagKindIn(s.src, src.ETag), etagKindIn(s.dst, dst.ETag)
 	if srcKind != otherETag && srcKind == dstKind {
 		// Equal multipart ETags mean equal parts: the same content.
 		// Different ones may be the same content cut into other parts;
