@@ -19,4 +19,7 @@ func runSoak(t *testing.T, s storage.Storage) {
 	t.Logf("soak: %d operations %v, %d divergences", res.Ops, res.ByOp, res.Divergences)
 }
 
-func TestLocalSoak(t *testing.T) { runSoak(t, newLocal(t)) }
+func TestLocalSoak(t *testing.T) {
+	skipRenameOverOpenUnderWine(t) // its Gets race Puts of the same keys
+	runSoak(t, newLocal(t))
+}

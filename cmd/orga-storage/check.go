@@ -67,6 +67,7 @@ fail the check.`)
 		detail, fix := configProblem(err)
 		r.fail("configuration", detail, fix)
 	} else {
+		defer st.Close()
 		switch st := st.(type) {
 		case *storage.Local:
 			checkLocal(ctx, r, st)

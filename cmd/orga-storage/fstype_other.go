@@ -1,10 +1,10 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd && !windows
 
 package main
 
 import "errors"
 
-// filesystemType is implemented on Linux only, where the local backend runs.
+// filesystemType is not known on this system.
 func filesystemType(dir string) (string, error) {
 	return "", errors.ErrUnsupported
 }

@@ -37,6 +37,7 @@ more; "stat" shows the content type and the other attributes.`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	var prefix string
 	if len(pos) == 1 {
 		prefix = pos[0]
@@ -154,6 +155,7 @@ refused.`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	if !*recursive {
 		// A folder holds no object of its name: removing it would do
 		// nothing, silently, where the user meant its contents.
@@ -189,6 +191,7 @@ and URL. With --json it prints them as one JSON object, with the fields of
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	key := pos[0]
 	info, err := st.Stat(ctx, key)
 	if err != nil {
@@ -238,6 +241,7 @@ that the URL is readable without credentials ("check" tells).`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	u, err := st.URL(pos[0])
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ interrupted.`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	mount, h := storage.Handler(st)
 	if h == nil {
 		return errors.New("serve needs the local backend; S3 serves its objects itself (unset BUCKET_NAME, AWS_KEY and AWS_SECRET)")

@@ -90,6 +90,7 @@ origin of the server that serves it goes in front.`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	key := pos[0]
 	if mode == "post" {
 		form, err := st.SignedPost(ctx, key, &storage.PostOptions{

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/orga-server/storage"
@@ -56,6 +55,7 @@ sniffed from the first bytes.`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 
 	var src io.Reader
 	size := int64(-1)
@@ -173,6 +173,7 @@ written to.`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	key := pos[0]
 	r, err := st.Get(ctx, key)
 	if err != nil {
@@ -282,23 +283,6 @@ func writeFile(ctx context.Context, name string, r io.Reader) error {
 	return syncDir(filepath.Dir(target))
 }
 
-// syncDir syncs the directory dir, so that the entries renamed into it
-// survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	err = d.Sync()
-	if errors.Is(err, syscall.EINVAL) {
-		// Some filesystems, CIFS and FUSE ones among them, do not sync
-		// directories, and say so with EINVAL.
-		return nil
-	}
-	return err
-}
-
 // namedErr returns err naming the file name where it names tmp, the
 // temporary file standing for name, whose name would mean nothing to the
 // user.
@@ -400,6 +384,7 @@ metadata, server-side where the backend can, and prints DST's URL.`)
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	if _, err := st.Copy(ctx, pos[1], pos[0]); err != nil {
 		return objectError(ctx, st, err, pos[0])
 	}
