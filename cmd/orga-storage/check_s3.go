@@ -167,6 +167,8 @@ func checkS3(ctx context.Context, r *report, s *storage.S3, publicPrefix string)
 		body: []byte("orga-storage check probe " + time.Now().UTC().Format(time.RFC3339Nano) + "\n"),
 		fix: func(action string, err error) string {
 			switch {
+			case strings.HasPrefix(cfg.ServerSideEncryption, "aws:kms") && kmsRefused(err):
+				return fmt.Sprintf("STORAGE_SSE=%s needs a KMS key that the user may use: check that STORAGE_KMS_KEY_ID names one (unset, the account's default aws/s3 key), and grant kms:GenerateDataKey and kms:Decrypt on it to the user, in its IAM policy or the key's policy; a server without a KMS refuses SSE-KMS: unset STORAGE_SSE there", cfg.ServerSideEncryption)
 			case storage.S3ErrorCode(err) == "AccessControlListNotSupported":
 				return "unset STORAGE_ACL: the bucket rejects ACLs (its Object Ownership is \"Bucket owner enforced\"); make objects public with a bucket policy instead (see the public URL step)"
 			case isDenied(err):
@@ -252,6 +254,15 @@ func credentialsProblem(err error, cfg storage.S3Credentials, where string) (det
 
 // isWrongRegion reports an error caused by signing for another region than
 // the bucket's.
+// kmsRefused reports an upload refused for its SSE-KMS: by the KMS (AWS's
+// KMS.* codes, MinIO's kms:*), for want of a kms: permission (AWS names it
+// in its AccessDenied message), or by a server without a KMS.
+func kmsRefused(err error) bool {
+	code := storage.S3ErrorCode(err)
+	return strings.HasPrefix(strings.ToLower(code), "kms") || code == "NotImplemented" ||
+		isDenied(err) && strings.Contains(err.Error(), "kms:")
+}
+
 func isWrongRegion(err error) bool {
 	switch storage.S3ErrorCode(err) {
 	case "AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException":

@@ -243,6 +243,38 @@ func TestMinIO(t *testing.T) {
 		requireNoProbes(t, root)
 	})
 
+	t.Run("check/SSE-KMS", func(t *testing.T) {
+		kmsKey := os.Getenv("STORAGE_TEST_S3_KMS_KEY_ID")
+		if kmsKey == "" {
+			const msg = "no KMS key: scripts/minio start sets STORAGE_TEST_S3_KMS_KEY_ID"
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg + " (CI=true: the KMS check must run)")
+			}
+			t.Skip(msg)
+		}
+		const hint = "grant kms:GenerateDataKey and kms:Decrypt on it to the user"
+		for _, tt := range []struct {
+			name, endpoint, key string
+			code                int
+		}{
+			{"server without a KMS", m.endpoint, kmsKey, 1},
+			{"no such key", m.regionalEndpoint, "no-such-key", 1},
+			{"the server's key", m.regionalEndpoint, kmsKey, 0},
+		} {
+			env := m.env(tt.endpoint, m.bucket, m.rootKey, m.rootSecret, "STORAGE_SSE=aws:kms", "STORAGE_KMS_KEY_ID="+tt.key)
+			r := run(t, env, "", "check")
+			require.Equal(t, tt.code, r.code, "%s:\n%s", tt.name, r.stdout)
+			if tt.code == 0 {
+				assert.Regexp(t, `(?m)^PASS  s3:PutObject: `, r.stdout, tt.name)
+				assert.NotContains(t, r.stdout, hint, tt.name)
+			} else {
+				assert.Regexp(t, `(?m)^FAIL  s3:PutObject: .*\n      fix: STORAGE_SSE=aws:kms needs a KMS key`, r.stdout, tt.name)
+				assert.Contains(t, r.stdout, hint, tt.name)
+			}
+			requireNoProbes(t, env)
+		}
+	})
+
 	t.Run("check/without s3:GetBucketLocation", func(t *testing.T) {
 		bucketARN := "arn:aws:s3:::" + m.bucket
 		r := run(t, m.env(m.endpoint, m.bucket, m.noLocationKey, m.noLocationSecret), "", "check")
