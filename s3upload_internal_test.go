@@ -5,12 +5,14 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/orga-server/storage/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +20,8 @@ import (
 // TestS3AbortRefusedIsReported fails the second part of a multipart Put or
 // Copy, and refuses the abort that follows, as a policy without
 // s3:AbortMultipartUpload or a long outage would: the error must say that
-// the upload is left open, and keep saying what failed first.
+// the upload is left open, and keep saying what failed first; the logger
+// gets it at Warn, for the operator.
 func TestS3AbortRefusedIsReported(t *testing.T) {
 	const prefix = "abort-refused/"
 	ctx := context.Background()
@@ -49,6 +52,8 @@ func TestS3AbortRefusedIsReported(t *testing.T) {
 				}
 				return http.DefaultClient.Do(r)
 			}))
+			var logged testkit.Buffer
+			s.log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			key := prefix + strings.ReplaceAll(tt.name, " ", "-")
 			plain := partCopyS3(t, prefix, nil)
 			c, err := plain.api(context.Background())
@@ -75,12 +80,16 @@ func TestS3AbortRefusedIsReported(t *testing.T) {
 			if !tt.refuseAbort {
 				assert.Empty(t, open, "the failed upload was aborted")
 				assert.NotContains(t, err.Error(), "left open")
+				assert.Contains(t, logged.String(), `level=DEBUG msg="s3: aborted a multipart upload"`)
+				assert.NotContains(t, logged.String(), "level=WARN")
 				return
 			}
 			require.Len(t, open, 1, "the refused abort left the upload open")
 			assert.Contains(t, err.Error(), "multipart upload "+aws.ToString(open[0].UploadId)+" is left open")
 			assert.Contains(t, err.Error(), "AbortIncompleteMultipartUpload")
 			assert.Contains(t, err.Error(), "s3:AbortMultipartUpload", "the permission the abort needs")
+			assert.Regexp(t, `level=WARN msg="s3: a multipart upload is left open, its parts stored until removed" bucket=\S+ key=`+
+				key+` upload=`+aws.ToString(open[0].UploadId)+` error=`, logged.String())
 		})
 	}
 }
