@@ -74,7 +74,10 @@ func newLargeSync(t *testing.T, m *minio, n int) *largeSync {
 		tree[i].size, old[i].size = 20<<20+i, 1000+i
 	}
 	l := &largeSync{m: m, work: work, src: filepath.Join(work, "src"),
-		env: m.env(m.endpoint, m.bucket, m.userKey, m.userSecret, "XDG_CACHE_HOME="+filepath.Join(work, "cache"))}
+		// The user's cache folder, where a sync keeps its journal, as
+		// os.UserCacheDir finds it on Unix and on Windows.
+		env: m.env(m.endpoint, m.bucket, m.userKey, m.userSecret,
+			"XDG_CACHE_HOME="+filepath.Join(work, "cache"), "LocalAppData="+filepath.Join(work, "cache"))}
 	putObjects(t, openLocal(t, l.src), tree, 1)
 	s, err := storage.NewS3(context.Background(), storage.S3Config{Bucket: m.bucket, Endpoint: m.endpoint,
 		AccessKey: m.rootKey, SecretKey: storage.NewSecret(m.rootSecret)})
