@@ -9,7 +9,7 @@ import (
 )
 
 // lockForTest locks f as a live Put locks its temporary file: the byte at
-// offset 0x7fffffff00000000, past any file's end (see local_lock_windows.go).
+// offset 0x7fffffff00000000, past any file's end (see lock_windows.go).
 func lockForTest(t *testing.T, f *os.File) {
 	t.Helper()
 	at := windows.Overlapped{OffsetHigh: 0x7fffffff}

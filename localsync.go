@@ -8,6 +8,8 @@ func (l *Local) syncName() string { return "local:" + l.dir }
 
 func (l *Local) syncMD5ETags() bool { return true }
 
+func (l *Local) syncLocal() bool { return true }
+
 // syncPrivate reads the Private flag that Put stored with the object.
 func (l *Local) syncPrivate(ctx context.Context, key string) (private, known bool, err error) {
 	if err := checkLocalKey(key); err != nil {

@@ -37,7 +37,7 @@ import (
 // hold a little more than a part while it is read), and an upload can reach
 // 10,000 parts, about 78 GiB.
 const (
-	s3PartSize    = 8 << 20
+	s3PartSize    = multipartPartSize
 	s3Concurrency = 3
 	// s3AbortTimeout bounds the AbortMultipartUpload sent after a failed or
 	// cancelled upload; it runs on a fresh context, because the caller's may

@@ -13,6 +13,8 @@ func (s *S3) syncName() string { return "s3://" + s.bucket }
 // something other than its content's MD5.
 func (s *S3) syncMD5ETags() bool { return !strings.HasPrefix(s.sse, "aws:kms") }
 
+func (s *S3) syncLocal() bool { return false }
+
 // syncPrivate reads the object's ACL. With no ACL configured, Put sends
 // none, private or not, and a bucket policy decides who reads an object:
 // S3 cannot tell then.

@@ -90,8 +90,11 @@ const (
 	// than copies are in flight, as rclone's checkers are (see
 	// BENCHMARKS.md for the rerun this was measured on).
 	syncCheckers = 64
-	// syncLargeObjects bounds the objects above s3PartSize in flight, each
-	// of which S3's Put buffers up to s3Concurrency+2 parts of.
+	// multipartPartSize is the part size of S3's multipart uploads here,
+	// which Sync needs to recompute their ETags.
+	multipartPartSize = 8 << 20
+	// syncLargeObjects bounds the objects above multipartPartSize in
+	// flight, each of which S3's Put buffers several parts of.
 	syncLargeObjects = 2
 	// maxSyncFailures bounds SyncResult.Failed; the error counts the rest.
 	maxSyncFailures = 1000
@@ -188,6 +191,9 @@ type syncBackend interface {
 	// syncMD5ETags reports whether an ETag that looks like an MD5 is the
 	// MD5 of the content: not so under SSE-KMS on S3.
 	syncMD5ETags() bool
+	// syncLocal reports whether reading the storage costs no network, so
+	// that Sync may hash its copy of an object rather than copy it again.
+	syncLocal() bool
 }
 
 // etagKindIn is etagKind for an ETag given by s, where an ETag that looks
@@ -218,11 +224,10 @@ func syncName(s Storage) string {
 	return fmt.Sprintf("%T", s)
 }
 
-// readsLocally reports whether reading s costs no network, so that Sync
-// may hash its copy of an object rather than copy the object again.
+// readsLocally reports whether reading s costs no network (syncLocal).
 func readsLocally(s Storage) bool {
-	_, ok := s.(*Local)
-	return ok
+	b, ok := s.(syncBackend)
+	return ok && b.syncLocal()
 }
 
 // syncer is one run of Sync.
@@ -235,7 +240,7 @@ type syncer struct {
 	// whole (see syncList).
 	srcWhole, dstWhole bool
 	copying            chan struct{} // slots for objects being copied: opts.Concurrency
-	large              chan struct{} // slots for objects over s3PartSize
+	large              chan struct{} // slots for objects over multipartPartSize
 	start              time.Time
 
 	// Counters, read by the progress reporter while workers add to them.
@@ -425,7 +430,7 @@ func (s *syncer) syncObject(ctx context.Context, job syncJob) (copied bool, op s
 	case <-ctx.Done():
 		return false, "", ctx.Err()
 	}
-	if job.src.Size > s3PartSize {
+	if job.src.Size > multipartPartSize {
 		select {
 		case s.large <- struct{}{}:
 			defer func() { <-s.large }()
@@ -607,7 +612,7 @@ func etagKind(etag string) int {
 }
 
 // hashMatches reads the object info describes from s and reports whether
-// its bytes give etag, an MD5 or a multipart ETag of s3PartSize parts as
+// its bytes give etag, an MD5 or a multipart ETag of multipartPartSize parts as
 // S3 makes (another part size tells no match).
 func hashMatches(ctx context.Context, s Storage, info Info, etag string) (bool, error) {
 	r, err := s.Get(ctx, info.Key)
@@ -626,7 +631,7 @@ func hashMatches(ctx context.Context, s Storage, info Info, etag string) (bool, 
 	defer copyBuffers.Put(buf)
 	n := 0 // parts hashed
 	for {
-		m, err := io.CopyBuffer(io.MultiWriter(whole, part), io.LimitReader(r, s3PartSize), *buf)
+		m, err := io.CopyBuffer(io.MultiWriter(whole, part), io.LimitReader(r, multipartPartSize), *buf)
 		if err != nil {
 			return false, err
 		}
@@ -636,7 +641,7 @@ func hashMatches(ctx context.Context, s Storage, info Info, etag string) (bool, 
 		parts.Write(part.Sum(nil))
 		part.Reset()
 		n++
-		if m < s3PartSize {
+		if m < multipartPartSize {
 			break
 		}
 	}

@@ -7,9 +7,10 @@ import (
 	"os"
 )
 
-// lockFile cannot lock here. A Put goes on without the lock; Cleanup, which
-// asks without waiting, is refused, so that it never takes a live Put's
-// temporary file for a dead one's: it removes nothing on these systems.
+// lockFile cannot lock here. A caller that waits goes on without the lock
+// (a Put); one that asks without waiting is refused, so that it never takes
+// a live file for a dead one's: Local's Cleanup and Sync's clean-up of
+// left-open uploads remove nothing on these systems.
 func lockFile(_ *os.File, wait bool) error {
 	if wait {
 		return nil
