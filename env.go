@@ -1,17 +1,13 @@
 package storage
 
 import (
-	"cmp"
-	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// The environment variables FromEnv reads. Only this file reads the environment.
+// The environment variables FromEnv reads. Only env.go, s3env.go and
+// localenv.go read the environment.
 const (
 	envBucket     = "BUCKET_NAME"
 	envKey        = "AWS_KEY"
@@ -132,7 +128,7 @@ func FromEnv() (Storage, error) {
 		return nil, fmt.Errorf("storage: %s=default takes the credentials from the AWS default chain, and needs %s set and %s and %s unset; %s",
 			envCreds, envBucket, envKey, envSecret, describeSet(set, missing))
 	case chain:
-		st, err := s3FromEnv(S3Config{Bucket: os.Getenv(envBucket)}, sourceDefaultChain)
+		st, err := s3ChainFromEnv(os.Getenv(envBucket))
 		if err != nil {
 			return nil, err
 		}
@@ -160,54 +156,6 @@ func FromEnv() (Storage, error) {
 	return st, nil
 }
 
-// S3FromEnv returns an S3 backend on bucket, configured by the variables
-// that configure FromEnv's S3, BUCKET_NAME aside: it is for working on
-// another bucket than BUCKET_NAME with the same account, endpoint and
-// settings, as `orga-storage sync` does to copy between a bucket and a
-// directory or another bucket. The credentials are AWS_KEY and AWS_SECRET
-// (with AWS_SESSION_TOKEN for temporary keys), or, with both unset and
-// STORAGE_S3_CREDENTIALS=default, the AWS default credential chain.
-// STORAGE_URL says where BUCKET_NAME's objects are served, so it is used
-// only when bucket is BUCKET_NAME; other buckets get the URLs NewS3
-// derives.
-//
-// As for FromEnv, an error names the variables to fix and never prints a
-// value: credentials missing, one of AWS_KEY and AWS_SECRET without the
-// other, a value padded with white space, a setting out of its range. An
-// empty or malformed bucket name gives an error wrapping fs.ErrInvalid, as
-// NewS3 does. S3FromEnv does no network I/O.
-func S3FromEnv(bucket string) (*S3, error) {
-	var padded []string
-	for _, name := range []string{envKey, envSecret} {
-		if v := os.Getenv(name); strings.TrimSpace(v) != v {
-			padded = append(padded, name)
-		}
-	}
-	chain, err := envChain(padded)
-	if err != nil {
-		return nil, err
-	}
-	var set, missing []string
-	for _, name := range []string{envKey, envSecret} {
-		if os.Getenv(name) != "" {
-			set = append(set, name)
-		} else {
-			missing = append(missing, name)
-		}
-	}
-	switch {
-	case chain && len(set) > 0:
-		return nil, fmt.Errorf("storage: %s=default takes the credentials from the AWS default chain, and needs %s and %s unset; %s",
-			envCreds, envKey, envSecret, describeSet(set, missing))
-	case chain:
-		return s3FromEnv(S3Config{Bucket: bucket}, sourceDefaultChain)
-	case len(missing) > 0:
-		return nil, fmt.Errorf("storage: S3 bucket %q needs credentials: %s; set %s and %s, or %s=default for the AWS default credential chain (instance or task role, web identity)",
-			bucket, describeSet(set, missing), envKey, envSecret, envCreds)
-	}
-	return s3KeysFromEnv(bucket)
-}
-
 // envChain checks STORAGE_S3_CREDENTIALS and AWS_SESSION_TOKEN, and reports
 // whether the default credential chain is chosen. padded holds the other
 // variables found padded with white space, for one error naming them all.
@@ -225,21 +173,6 @@ func envChain(padded []string) (chain bool, err error) {
 	return os.Getenv(envCreds) == "default", nil
 }
 
-// s3KeysFromEnv returns the S3 on bucket with the keys of AWS_KEY,
-// AWS_SECRET and AWS_SESSION_TOKEN.
-func s3KeysFromEnv(bucket string) (*S3, error) {
-	source := sourceEnvKeys
-	if os.Getenv(envToken) != "" {
-		source = sourceEnvKeysToken
-	}
-	return s3FromEnv(S3Config{
-		Bucket:       bucket,
-		AccessKey:    os.Getenv(envKey),
-		SecretKey:    NewSecret(os.Getenv(envSecret)),
-		SessionToken: NewSecret(os.Getenv(envToken)),
-	}, source)
-}
-
 // describeSet says which of the S3 selecting variables are set and which not.
 func describeSet(set, missing []string) string {
 	switch {
@@ -252,97 +185,10 @@ func describeSet(set, missing []string) string {
 		strings.Join(missing, " and "), agree(missing, "is", "are"))
 }
 
-// s3FromEnv completes cfg, which holds the bucket and the credentials, with
-// the other S3 variables; source names the credentials in messages.
-func s3FromEnv(cfg S3Config, source string) (*S3, error) {
-	var urls []string
-	if cfg.Bucket == os.Getenv(envBucket) {
-		urls = append(urls, envURL)
-		cfg.PublicURL = os.Getenv(envURL)
-	}
-	urls = append(urls, envEndpointS3, envEndpoint)
-	// Checked here too, so that the error names the variable to fix.
-	for _, name := range urls {
-		if v := os.Getenv(name); v != "" {
-			if err := checkBaseURL(name, v, false); err != nil {
-				return nil, fmt.Errorf("storage: %w", err)
-			}
-		}
-	}
-	cfg.Region = cmp.Or(os.Getenv(envRegion), os.Getenv(envRegionOld))
-	cfg.Endpoint = cmp.Or(os.Getenv(envEndpointS3), os.Getenv(envEndpoint))
-	cfg.ACL = os.Getenv(envACL)
-	cfg.Addressing = os.Getenv(envAddressing)
-	// The SDK reads its own variable in any case.
-	cfg.RetryMode = aws.RetryMode(strings.ToLower(os.Getenv(envRetryMode)))
-	cfg.ServerSideEncryption = os.Getenv(envSSE)
-	cfg.KMSKeyID = os.Getenv(envKMSKey)
-	cfg.StorageClass = os.Getenv(envClass)
-	if v := os.Getenv(envAttempts); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("storage: %s must be a whole number of attempts, 1 or more (1: no retries)", envAttempts)
-		}
-		cfg.MaxAttempts = n
-	}
-	if err := checkS3Choices(cfg, s3EnvName); err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	if source == sourceDefaultChain {
-		p, err := defaultChainCredentials(context.Background(), cmp.Or(cfg.Region, s3DefaultRegion), nil)
-		if err != nil {
-			return nil, fmt.Errorf("storage: %s=default: %w", envCreds, err)
-		}
-		cfg.Credentials = p
-	}
-	return newS3(cfg, source)
-}
-
-// s3EnvName names the variable FromEnv reads field of S3Config from, for
-// checkS3Choices.
-func s3EnvName(field string) string {
-	switch field {
-	case "Addressing":
-		return envAddressing
-	case "MaxAttempts":
-		return envAttempts
-	case "RetryMode":
-		return envRetryMode
-	case "ServerSideEncryption":
-		return envSSE
-	case "KMSKeyID":
-		return envKMSKey
-	case "StorageClass":
-		return envClass
-	case "ACL":
-		return envACL
-	case "Endpoint":
-		return "the endpoint (" + envEndpointS3 + " or " + envEndpoint + ")"
-	}
-	return field
-}
-
 // agree returns the verb form that agrees with the number of names.
 func agree(names []string, one, many string) string {
 	if len(names) == 1 {
 		return one
 	}
 	return many
-}
-
-func localFromEnv() (*Local, error) {
-	opts := &LocalOptions{BaseURL: os.Getenv(envURL)}
-	if opts.BaseURL != "" {
-		if err := checkBaseURL(envURL, opts.BaseURL, true); err != nil {
-			return nil, fmt.Errorf("storage: %w", err)
-		}
-	}
-	if key := os.Getenv(envSigningKey); key != "" {
-		if len(key) < minSigningKeyLen {
-			return nil, fmt.Errorf("storage: %s is %d bytes long; use at least %d random bytes, e.g. from `openssl rand -hex 32`",
-				envSigningKey, len(key), minSigningKeyLen)
-		}
-		opts.SigningKey = NewSecret(key)
-	}
-	return NewLocal(cmp.Or(os.Getenv(envDir), "static/media"), opts)
 }
