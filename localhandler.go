@@ -285,14 +285,14 @@ func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string, q
 		// HEAD is signed as GET: it reveals no more than GET does.
 		var err error
 		if spec, err = h.l.checkSignature(http.MethodGet, key, "", q, time.Now()); err != nil {
-			httpError(w, http.StatusForbidden, err.Error())
+			h.fail(w, r, err, true)
 			return
 		}
 		signed = true
 	}
 	f, attrs, fi, err := h.l.open(key)
 	if err != nil {
-		httpError(w, h.openStatus(err), "")
+		h.fail(w, r, err, true)
 		return
 	}
 	defer f.Close()
@@ -361,24 +361,6 @@ func (h *localHandler) get(w http.ResponseWriter, r *http.Request, key string, q
 // a dozen ranges of large offsets.
 const maxRangeHeader = 512
 
-// openStatus maps the error of opening an object to a status. Everything
-// that means "there is no object by this name" is a 404, whatever the
-// filesystem calls it; only real failures are a 500.
-func (h *localHandler) openStatus(err error) int {
-	switch {
-	case errors.Is(err, fs.ErrNotExist),
-		errors.Is(err, fs.ErrInvalid),
-		errors.Is(err, syscall.ENAMETOOLONG), // a key segment past NAME_MAX
-		errors.Is(err, syscall.ELOOP),
-		errors.Is(err, syscall.EISDIR),
-		h.escapeErr != nil && errors.Is(err, h.escapeErr):
-		return http.StatusNotFound
-	case errors.Is(err, fs.ErrPermission):
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
-}
-
 func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string, q url.Values) {
 	types := r.Header.Values("Content-Type")
 	if len(types) > 1 {
@@ -391,7 +373,7 @@ func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string, q
 	}
 	spec, err := h.l.checkSignature(http.MethodPut, key, contentType, q, time.Now())
 	if err != nil {
-		httpError(w, http.StatusForbidden, err.Error())
+		h.fail(w, r, err, false)
 		return
 	}
 	body := io.Reader(r.Body)
@@ -423,32 +405,60 @@ func (h *localHandler) put(w http.ResponseWriter, r *http.Request, key string, q
 	}
 	info, err := h.l.Put(r.Context(), key, body, &PutOptions{ContentType: contentType, Private: spec.private})
 	if err != nil {
-		h.putError(w, r, err)
+		h.fail(w, r, err, false)
 		return
 	}
 	w.Header().Set("Etag", info.ETag)
 	w.WriteHeader(http.StatusOK)
 }
 
-// putError answers a failed upload.
-func (h *localHandler) putError(w http.ResponseWriter, r *http.Request, err error) {
+// toHTTPError returns the status and the detail the Handler answers err
+// with, as net/http's toHTTPError does for http.FileServer: every error the
+// Handler answers becomes a status here. reading says that err came from
+// opening the object a GET or HEAD names: everything that means "there is no
+// object by this name" is then a 404, whatever the filesystem calls it (a
+// bad name, one too long, a symbolic-link loop, a folder, a path out of the
+// directory), and refused access a 403. On an upload, a bad key or a body
+// the signature or form does not allow is the client's error; only real
+// failures are a 500.
+func (h *localHandler) toHTTPError(err error, reading bool) (status int, detail string) {
 	var tooLarge *http.MaxBytesError
 	var mismatch *bodyMismatch
-	status, detail := http.StatusInternalServerError, ""
 	switch {
+	case errors.Is(err, errBadSignature), errors.Is(err, errExpired):
+		return http.StatusForbidden, err.Error()
 	case errors.As(err, &tooLarge):
-		status = http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge, ""
 	case errors.As(err, &mismatch):
-		status, detail = http.StatusBadRequest, mismatch.what
-	case errors.Is(err, fs.ErrInvalid), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ENAMETOOLONG):
-		status = http.StatusBadRequest
+		return http.StatusBadRequest, mismatch.what
+	case errors.Is(err, fs.ErrInvalid), errors.Is(err, syscall.ENAMETOOLONG): // a key segment past NAME_MAX
+		if reading {
+			return http.StatusNotFound, "" // no object can have such a key
+		}
+		return http.StatusBadRequest, ""
+	case reading && (errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, syscall.ELOOP) ||
+		errors.Is(err, syscall.EISDIR) ||
+		h.escapeErr != nil && errors.Is(err, h.escapeErr)):
+		return http.StatusNotFound, ""
+	case reading && errors.Is(err, fs.ErrPermission):
+		return http.StatusForbidden, ""
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusBadRequest, ""
 	case errors.Is(err, fs.ErrExist):
-		status = http.StatusConflict
+		return http.StatusConflict, ""
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		status, detail = http.StatusRequestTimeout, "the upload stalled"
-	case r.Context().Err() != nil:
-		return // the client is gone
+		return http.StatusRequestTimeout, "the upload stalled"
+	}
+	return http.StatusInternalServerError, ""
+}
+
+// fail answers err as toHTTPError maps it, except a failure of an upload
+// whose client is gone, which no one would read.
+func (h *localHandler) fail(w http.ResponseWriter, r *http.Request, err error, reading bool) {
+	status, detail := h.toHTTPError(err, reading)
+	if status == http.StatusInternalServerError && !reading && r.Context().Err() != nil {
+		return
 	}
 	httpError(w, status, detail)
 }

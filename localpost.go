@@ -162,7 +162,7 @@ func (h *localHandler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	policy, err := h.l.checkPostPolicy(fields[fieldPolicy], fields[fieldSignature], time.Now())
 	if err != nil {
-		httpError(w, http.StatusForbidden, err.Error())
+		h.fail(w, r, err, false)
 		return
 	}
 	key, contentType := fields["key"], fields["content-type"]
@@ -187,7 +187,7 @@ func (h *localHandler) post(w http.ResponseWriter, r *http.Request) {
 	body := &boundedReader{r: file, min: policy.MinSize, max: policy.MaxSize,
 		short: fmt.Sprintf("the file is smaller than the form's minimum of %d bytes", policy.MinSize)}
 	if _, err := h.l.Put(r.Context(), key, body, &PutOptions{ContentType: contentType, Private: policy.Private}); err != nil {
-		h.putError(w, r, err)
+		h.fail(w, r, err, false)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
