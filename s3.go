@@ -102,6 +102,10 @@ type S3 struct {
 	creds        *s3Credentials
 	awsCfg       aws.Config
 	log          *slog.Logger // S3Config.Logger, nil or not: see orDiscard
+	// named names an S3Config field in messages, as whoever configured the
+	// backend knows it: the field itself from NewS3, the variable from
+	// FromEnv.
+	named func(field string) string
 
 	// copyLimit and copyPartSize are s3CopyLimit and s3CopyPartSize, as
 	// fields so that a test can take the part-by-part path with a small
@@ -197,6 +201,7 @@ func newS3(cfg S3Config, source string) (*S3, error) {
 		withLogging(&awsCfg, cfg.Logger)
 	}
 	s := &S3{
+		named:        fieldName,
 		bucket:       cfg.Bucket,
 		endpoint:     endpoint,
 		publicURL:    cfg.PublicURL,
@@ -232,8 +237,11 @@ func (s *S3) usePathStyle() bool {
 	return s.endpoint != "" || strings.Contains(s.bucket, ".")
 }
 
+// fieldName names an S3Config field in NewS3's messages: as it is.
+func fieldName(field string) string { return field }
+
 func checkS3Config(cfg S3Config) error {
-	if err := checkS3Choices(cfg, func(field string) string { return field }); err != nil {
+	if err := checkS3Choices(cfg, fieldName); err != nil {
 		return err
 	}
 	if cfg.Credentials != nil {

@@ -176,18 +176,18 @@ func TestS3ErrorTranslation(t *testing.T) {
 		{"HEAD denied", apiError(403, "Forbidden", "Forbidden", nil),
 			"s3:GetObject", fs.ErrPermission, []string{"s3:GetObject", "s3:ListBucket"}},
 		{"region lookup denied", apiError(403, "AccessDenied", "Access Denied.", nil),
-			"s3:GetBucketLocation", fs.ErrPermission, []string{"s3:GetBucketLocation", "AWS_REGION"}},
+			"s3:GetBucketLocation", fs.ErrPermission, []string{"s3:GetBucketLocation", "set Region)"}},
 		{"ACLs disabled", apiError(400, "AccessControlListNotSupported", "The bucket does not allow ACLs", nil),
-			"s3:PutObject", fs.ErrPermission, []string{"bucket policy instead", "STORAGE_ACL"}},
+			"s3:PutObject", fs.ErrPermission, []string{"unset ACL and grant public read access with a bucket policy instead"}},
 		{"missing key", apiError(404, "NoSuchKey", "The specified key does not exist.", nil),
 			"s3:GetObject", fs.ErrNotExist, []string{"object does not exist"}},
 		{"missing key on HEAD", apiError(404, "NotFound", "Not Found", nil),
 			"s3:GetObject", fs.ErrNotExist, nil},
 		{"missing bucket", apiError(404, "NoSuchBucket", "The specified bucket does not exist", nil),
-			"s3:GetObject", nil, []string{`bucket "media" does not exist`}},
+			"s3:GetObject", nil, []string{`bucket "media" does not exist (check Bucket and the endpoint)`}},
 		{"redirect", apiError(301, "PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.",
 			http.Header{"X-Amz-Bucket-Region": {"eu-west-1"}}),
-			"s3:GetObject", nil, []string{`wrong region "us-east-1"`, `the bucket is in "eu-west-1"`}},
+			"s3:GetObject", nil, []string{`wrong region "us-east-1"`, `the bucket is in "eu-west-1"; set Region to it`}},
 		{"redirect on HEAD", apiError(301, "MovedPermanently", "Moved Permanently", http.Header{"X-Amz-Bucket-Region": {"eu-west-1"}}),
 			"s3:GetObject", nil, []string{`the bucket is in "eu-west-1"`}},
 		{"HEAD in the wrong region", apiError(400, "BadRequest", "Bad Request", http.Header{"X-Amz-Bucket-Region": {"eu-west-1"}}),
@@ -200,9 +200,9 @@ func TestS3ErrorTranslation(t *testing.T) {
 			"The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'ap-south-1'", nil),
 			"s3:PutObject", nil, []string{`the bucket is in "ap-south-1"`}},
 		{"unknown key", apiError(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", nil),
-			"s3:PutObject", fs.ErrPermission, []string{"AWS_KEY"}},
+			"s3:PutObject", fs.ErrPermission, []string{"check AccessKey"}},
 		{"wrong secret", apiError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match", nil),
-			"s3:PutObject", fs.ErrPermission, []string{"AWS_SECRET"}},
+			"s3:PutObject", fs.ErrPermission, []string{"check SecretKey"}},
 		{"source changed during a copy", apiError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", nil),
 			"s3:GetObject on the source and s3:PutObject", nil, []string{"the source changed during the copy"}},
 		{"archived object", apiError(403, "InvalidObjectState", "The operation is not valid for the object's storage class", nil),
@@ -223,10 +223,40 @@ func TestS3ErrorTranslation(t *testing.T) {
 			for _, want := range tt.contains {
 				assert.Contains(t, got.Error(), want)
 			}
+			for _, v := range []string{"BUCKET_NAME", "AWS_KEY", "AWS_SECRET", "AWS_REGION", "STORAGE_ACL"} {
+				assert.NotContains(t, got.Error(), v, "NewS3's errors name S3Config fields")
+			}
 			var apiErr smithy.APIError
 			assert.True(t, errors.As(got, &apiErr), "the SDK's error stays reachable")
 		})
 	}
+
+	// From FromEnv, the same errors name the variables instead.
+	for name, v := range map[string]string{"BUCKET_NAME": "media", "AWS_KEY": "k", "AWS_SECRET": "s", "AWS_REGION": "us-east-1",
+		"STORAGE_S3_CREDENTIALS": "", "AWS_SESSION_TOKEN": "", "STORAGE_URL": "", "STORAGE_ACL": "", "AWS_ENDPOINT_URL_S3": "", "AWS_ENDPOINT_URL": "",
+		"AWS_MAX_ATTEMPTS": "", "AWS_RETRY_MODE": "", "STORAGE_S3_ADDRESSING": "", "STORAGE_SSE": "", "STORAGE_KMS_KEY_ID": "", "STORAGE_S3_STORAGE_CLASS": ""} {
+		t.Setenv(name, v)
+	}
+	st, err := FromEnv()
+	require.NoError(t, err)
+	fromEnv := st.(*S3)
+	for _, tt := range []struct {
+		err    error
+		action string
+		want   string
+	}{
+		{apiError(404, "NoSuchBucket", "The specified bucket does not exist", nil), "s3:GetObject", "(check BUCKET_NAME and the endpoint)"},
+		{apiError(403, "InvalidAccessKeyId", "", nil), "s3:PutObject", "(check AWS_KEY)"},
+		{apiError(403, "SignatureDoesNotMatch", "", nil), "s3:PutObject", "(check AWS_SECRET)"},
+		{apiError(400, "AccessControlListNotSupported", "", nil), "s3:PutObject", "unset STORAGE_ACL and grant"},
+		{apiError(403, "AccessDenied", "Access Denied.", nil), "s3:GetBucketLocation", "or set AWS_REGION)"},
+	} {
+		assert.Contains(t, fromEnv.translate(ctx, tt.err, tt.action).Error(), tt.want)
+	}
+	other, err := S3FromEnv("other")
+	require.NoError(t, err)
+	msg := other.translate(ctx, apiError(404, "NoSuchBucket", "The specified bucket does not exist", nil), "s3:GetObject").Error()
+	assert.Contains(t, msg, `bucket "other" does not exist (check the bucket name and the endpoint)`, "another bucket than BUCKET_NAME's")
 
 	ctx, cancel := context.WithCancel(ctx)
 	cancel()

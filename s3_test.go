@@ -227,7 +227,7 @@ func TestS3WrongCredentials(t *testing.T) {
 			_, err = s.Put(ctx, "a.txt", strings.NewReader("a"), nil)
 			require.ErrorIs(t, err, fs.ErrPermission)
 			assert.Contains(t, err.Error(), `storage: put "a.txt": `)
-			assert.Contains(t, err.Error(), map[string]string{"secret": "AWS_SECRET", "key": "AWS_KEY"}[name])
+			assert.Contains(t, err.Error(), map[string]string{"secret": "(check SecretKey)", "key": "(check AccessKey)"}[name], "NewS3's errors name the S3Config field")
 			for _, text := range []string{fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
 				assert.NotContains(t, text, "wrong-secret-0123456789")
 			}

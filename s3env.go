@@ -123,13 +123,32 @@ func s3FromEnv(cfg S3Config, source string) (*S3, error) {
 		}
 		cfg.Credentials = p
 	}
-	return newS3(cfg, source)
+	s, err := newS3(cfg, source)
+	if err != nil {
+		return nil, err
+	}
+	isBucketName := cfg.Bucket == os.Getenv(envBucket)
+	s.named = func(field string) string {
+		if field == "Bucket" && !isBucketName {
+			return "the bucket name"
+		}
+		return s3EnvName(field)
+	}
+	return s, nil
 }
 
 // s3EnvName names the variable FromEnv reads field of S3Config from, for
-// checkS3Choices.
+// checkS3Choices and the backend's messages.
 func s3EnvName(field string) string {
 	switch field {
+	case "Bucket":
+		return envBucket
+	case "Region":
+		return envRegion
+	case "AccessKey":
+		return envKey
+	case "SecretKey":
+		return envSecret
 	case "Addressing":
 		return envAddressing
 	case "MaxAttempts":

@@ -97,7 +97,7 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 	case code == "NoSuchBucket":
 		// Before the NotFound case: checkBucket passes HeadBucket's
 		// NotFound error with this code.
-		return wrap(nil, "bucket "+strconv.Quote(s.bucket)+" does not exist (check BUCKET_NAME and the endpoint)")
+		return wrap(nil, "bucket "+strconv.Quote(s.bucket)+" does not exist (check "+s.named("Bucket")+" and the endpoint)")
 
 	case errors.As(err, &noSuchKey), errors.As(err, &notFound), code == "NoSuchKey", code == "NotFound":
 		// A HEAD gets no body, so a missing bucket looks the same as a
@@ -107,13 +107,13 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 
 	case code == "AccessControlListNotSupported":
 		return wrap(fs.ErrPermission, "the bucket does not accept ACLs (its Object Ownership is \"bucket owner enforced\"): "+
-			"unset the ACL setting (STORAGE_ACL) and grant public read access with a bucket policy instead")
+			"unset "+s.named("ACL")+" and grant public read access with a bucket policy instead")
 
 	case code == "InvalidAccessKeyId" && s.creds.static:
-		return wrap(fs.ErrPermission, "the access key is not known to the server (check AWS_KEY)")
+		return wrap(fs.ErrPermission, "the access key is not known to the server (check "+s.named("AccessKey")+")")
 
 	case code == "SignatureDoesNotMatch" && s.creds.static:
-		return wrap(fs.ErrPermission, "the request signature does not match (check AWS_SECRET)")
+		return wrap(fs.ErrPermission, "the request signature does not match (check "+s.named("SecretKey")+")")
 
 	case code == "InvalidAccessKeyId", code == "SignatureDoesNotMatch", code == "InvalidToken":
 		return wrap(fs.ErrPermission, "the server refuses the credentials from "+s.creds.source)
@@ -129,7 +129,7 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		}
 		msg := "wrong region " + strconv.Quote(s.regionInUse()) + " for bucket " + strconv.Quote(s.bucket)
 		if want != "" {
-			msg += ": the bucket is in " + strconv.Quote(want) + "; set Region (AWS_REGION) to it or leave it empty to detect it"
+			msg += ": the bucket is in " + strconv.Quote(want) + "; set " + s.named("Region") + " to it or leave it empty to detect it"
 		}
 		return wrap(nil, msg)
 
@@ -148,11 +148,11 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		msg := "access denied"
 		switch {
 		case named != "" && action == "s3:GetBucketLocation":
-			msg += ": the credentials lack " + named + "; grant it, or set Region (AWS_REGION) so that it is not needed"
+			msg += ": the credentials lack " + named + "; grant it, or set " + s.named("Region") + " so that it is not needed"
 		case named != "":
 			msg += ": the credentials lack " + named
 		case action == "s3:GetBucketLocation":
-			msg += " (looking up the region needs s3:GetBucketLocation; grant it, or set Region, AWS_REGION)"
+			msg += " (looking up the region needs s3:GetBucketLocation; grant it, or set " + s.named("Region") + ")"
 		case action != "":
 			msg += " (this operation needs " + action
 			if action == "s3:GetObject" {
@@ -171,7 +171,7 @@ func (s *S3) translateAPI(err error, code, message string, status int, bucketReg
 		// A HEAD gets no body to explain itself; with S3 the usual cause is
 		// a request signed for another region, which its header would name.
 		return wrap(nil, "the server refused the request; if bucket "+strconv.Quote(s.bucket)+
-			" is not in region "+strconv.Quote(s.regionInUse())+", set Region (AWS_REGION) to its region or leave it empty to detect it")
+			" is not in region "+strconv.Quote(s.regionInUse())+", set "+s.named("Region")+" to its region or leave it empty to detect it")
 
 	case code == "PreconditionFailed":
 		// Only a copy sends a condition: that its source is still the

@@ -18,7 +18,7 @@ import (
 // dotted ones; see the README's URL forms). It does no I/O: on AWS, until the region is known (from
 // Region, or found by the first request), the URL takes us-east-1's form,
 // which AWS reroutes only for buckets in regions opened before 2019 and
-// whose names have no dots. Set Region (AWS_REGION) for URLs that have
+// whose names have no dots. Set Region for URLs that have
 // their final form from the start.
 func (s *S3) URL(key string) (string, error) {
 	if err := ValidateKey(key); err != nil {

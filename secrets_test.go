@@ -294,7 +294,7 @@ func TestSecretNotOnTheWire(t *testing.T) {
 			assert.False(t, leaks(logged, tt.secret), "slog output shows the secret")
 			if tt.name == "wrong secret" {
 				require.NotEmpty(t, errs)
-				assert.Contains(t, errs[0].Error(), "check AWS_SECRET", "the error names the variable, not the value")
+				assert.Contains(t, errs[0].Error(), "check SecretKey", "the error names the setting, not the value")
 			}
 			row.Observe("%d KiB of requests and responses recorded, %d errors, %d KiB of slog output: the secret in none; requests carry only the SigV4 signature",
 				len(wire)>>10, len(errs), len(logged)>>10)
