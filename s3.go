@@ -127,11 +127,13 @@ type S3 struct {
 
 // s3Clients are the SDK clients for the bucket's region.
 type s3Clients struct {
-	region    string
-	api       *s3.Client
-	presign   *s3.PresignClient
-	uploader  *transfermanager.Client
-	unaborted *sync.Map // of uploader's uploadClient
+	region     string
+	api        *s3.Client
+	presign    *s3.PresignClient
+	uploader   *transfermanager.Client
+	unaborted  *sync.Map // of uploader's uploadClient
+	journaled  *sync.Map // of uploader's uploadClient
+	incomplete *sync.Map // of uploader's uploadClient
 }
 
 var (
@@ -390,13 +392,15 @@ func (s *S3) newClient(region string) *s3.Client {
 
 func (s *S3) newClients(region string) *s3Clients {
 	api := s.newClient(region)
-	unaborted := new(sync.Map)
+	up := uploadClient{Client: api, unaborted: new(sync.Map), journaled: new(sync.Map), incomplete: new(sync.Map), log: s.log}
 	return &s3Clients{
-		region:    region,
-		api:       api,
-		presign:   s3.NewPresignClient(api),
-		unaborted: unaborted,
-		uploader: transfermanager.New(uploadClient{api, unaborted, new(sync.Map), s.log}, func(o *transfermanager.Options) {
+		region:     region,
+		api:        api,
+		presign:    s3.NewPresignClient(api),
+		unaborted:  up.unaborted,
+		journaled:  up.journaled,
+		incomplete: up.incomplete,
+		uploader: transfermanager.New(up, func(o *transfermanager.Options) {
 			o.PartSizeBytes = s3PartSize
 			o.MultipartUploadThreshold = s3PartSize
 			o.Concurrency = s3Concurrency
@@ -551,6 +555,9 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 		})
 		if err != nil {
 			return Info{}, s.uploadFailed(ctx, c, err)
+		}
+		if err := s.completeFailed(ctx, c, s.bucket, key, aws.ToString(out.UploadID)); err != nil {
+			return Info{}, err
 		}
 		etag, result = out.ETag, out.ResultMetadata
 	}

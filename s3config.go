@@ -82,9 +82,9 @@ type S3Config struct {
 	// failed attempt and retry with its reason, each region lookup and
 	// each aborted multipart upload; at Warn a multipart upload left open
 	// because its abort failed. Nothing logged holds a secret, a signature
-	// or a presigned URL. nil logs nothing. (The transfer manager, v0.5,
-	// also prints a failed CompleteMultipartUpload with the log package;
-	// redirecting that would change the program's global logger.)
+	// or a presigned URL. nil logs nothing. Nothing goes to the standard
+	// log package, where the transfer manager would print a failed
+	// CompleteMultipartUpload.
 	Logger *slog.Logger `json:"-"`
 }
 

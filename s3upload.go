@@ -35,11 +35,18 @@ import (
 // With an uploadJournal in the context of the Put (see Sync), it records in
 // it every upload it begins and when each ends, so that the next Sync aborts
 // those a killed one left open.
+//
+// A CompleteMultipartUpload that fails is kept from the transfer manager,
+// which would print it with the standard library's global log, out of reach
+// of S3Config.Logger: uploadClient keeps the error in incomplete and answers
+// with an empty output, and the Put aborts the upload and reports the error
+// (see completeFailed).
 type uploadClient struct {
 	*s3.Client
-	unaborted *sync.Map    // upload ID → error of its abort
-	journaled *sync.Map    // upload ID → journaledUpload, until it ends
-	log       *slog.Logger // see S3Config.Logger
+	unaborted  *sync.Map    // upload ID → error of its abort
+	journaled  *sync.Map    // upload ID → journaledUpload, until it ends
+	incomplete *sync.Map    // upload ID → error of its CompleteMultipartUpload
+	log        *slog.Logger // see S3Config.Logger
 }
 
 // CreateMultipartUpload waits for the server's answer even after ctx is
@@ -108,7 +115,31 @@ func (c uploadClient) CompleteMultipartUpload(ctx context.Context, in *s3.Comple
 	if err == nil {
 		c.ended(aws.ToString(in.UploadId))
 	}
+	if err != nil && c.incomplete != nil {
+		c.incomplete.Store(aws.ToString(in.UploadId), err)
+		return &s3.CompleteMultipartUploadOutput{}, nil
+	}
 	return out, err
+}
+
+// completeFailed returns the error of the upload uploadID's
+// CompleteMultipartUpload, if it failed, once the upload is aborted (or
+// could not be, which the error then says too); nil when it succeeded.
+func (s *S3) completeFailed(ctx context.Context, c *s3Clients, bucket, key, uploadID string) error {
+	v, failed := c.incomplete.LoadAndDelete(uploadID)
+	if !failed {
+		return nil
+	}
+	err := s.translate(ctx, v.(error), "s3:PutObject")
+	detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3AbortTimeout)
+	defer cancel()
+	up := uploadClient{Client: c.api, journaled: c.journaled, log: s.log}
+	if _, abortErr := up.AbortMultipartUpload(detached, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+	}); abortErr != nil {
+		return s.leftOpen(err, uploadID, abortErr)
+	}
+	return err
 }
 
 // ended records the end of the upload in its journal, if any.

@@ -3,10 +3,13 @@ package storage
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -107,4 +110,56 @@ func accessDenied(r *http.Request) *http.Response {
 		Body:          io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)), Request: r,
 	}
+}
+
+// TestS3CompleteRefused refuses the CompleteMultipartUpload of a Put in
+// parts: the Put fails with the server's error and stores nothing, its
+// upload is aborted (or reported left open when the abort is refused too),
+// and all of it goes to S3Config.Logger, nothing to the global log, where
+// the transfer manager would print a failed completion.
+func TestS3CompleteRefused(t *testing.T) {
+	const prefix = "complete-refused/"
+	ctx := context.Background()
+	data := make([]byte, 20<<20)
+	var global bytes.Buffer
+	log.SetOutput(&global)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	for _, refuseAbort := range []bool{false, true} {
+		s := partCopyS3(t, prefix, doFunc(func(r *http.Request) (*http.Response, error) {
+			q := r.URL.Query()
+			if r.Method == http.MethodPost && q.Has("uploadId") ||
+				r.Method == http.MethodDelete && q.Has("uploadId") && refuseAbort {
+				return accessDenied(r), nil
+			}
+			return http.DefaultClient.Do(r)
+		}))
+		var logged testkit.Buffer
+		s.log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		key := fmt.Sprintf("%sabort-refused-%v", prefix, refuseAbort)
+		plain := partCopyS3(t, prefix, nil)
+		c, err := plain.api(ctx)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			for _, u := range uploadsOf(t, c, s.bucket, key) {
+				c.api.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: aws.String(s.bucket), Key: u.Key, UploadId: u.UploadId})
+			}
+		})
+
+		_, err = s.Put(ctx, key, bytes.NewReader(data), nil)
+		require.ErrorIs(t, err, fs.ErrPermission, "abort refused: %v", refuseAbort)
+		assert.True(t, strings.HasPrefix(err.Error(), `storage: put "`+key+`": `), err.Error())
+		_, err2 := plain.Stat(ctx, key)
+		assert.ErrorIs(t, err2, fs.ErrNotExist, "nothing stored")
+		open := uploadsOf(t, c, s.bucket, key)
+		if refuseAbort {
+			require.Len(t, open, 1)
+			assert.Contains(t, err.Error(), "multipart upload "+aws.ToString(open[0].UploadId)+" is left open")
+			assert.Contains(t, logged.String(), "level=WARN")
+		} else {
+			assert.Empty(t, open, "the upload is aborted")
+			assert.NotContains(t, err.Error(), "left open")
+			assert.Contains(t, logged.String(), `level=DEBUG msg="s3: aborted a multipart upload"`)
+		}
+	}
+	assert.Empty(t, global.String(), "nothing printed with the global log")
 }
