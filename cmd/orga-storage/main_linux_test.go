@@ -50,6 +50,11 @@ func TestSecondSignalKills(t *testing.T) {
 		n, err := unix.IoctlGetInt(int(w.Fd()), unix.TIOCINQ) // FIONREAD: bytes in the pipe
 		return err == nil && n == 0
 	}, 10*time.Second, 10*time.Millisecond, "the command reads its input")
+	// An empty pipe says the last bytes were read, not that the command is
+	// back in read: on a loaded machine it may still be storing them, and
+	// would then see the first signal's cancelled context and stop at once.
+	// Nothing more comes, so a while later it is blocked in the read.
+	time.Sleep(500 * time.Millisecond)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	// Time to take the first signal in, lest both arrive as one.
 	time.Sleep(200 * time.Millisecond)
