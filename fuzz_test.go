@@ -101,6 +101,9 @@ func FuzzLocalRoot(f *testing.F) {
 	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, key string) {
+		if os.Getenv("STORAGE_TEST_WINE") == "1" && strings.Count(key, "/") > 64 {
+			t.Skip("Wine: a key hundreds of folders deep took Wine 8 over ten minutes (its server resolves paths a folder at a time); it runs on Linux")
+		}
 		_, putErr := l.Put(ctx, key, strings.NewReader("fuzz"), nil)
 		if r, err := l.Get(ctx, key); err == nil {
 			r.Close()
