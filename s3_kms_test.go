@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/orga-server/storage"
+	"github.com/orga-server/storage/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,14 +25,7 @@ import (
 // that key.
 func TestS3KMS(t *testing.T) {
 	m := needMinIO(t)
-	keyID := os.Getenv("STORAGE_TEST_S3_KMS_KEY_ID")
-	if keyID == "" {
-		const msg = "no KMS key: scripts/minio start sets STORAGE_TEST_S3_KMS_KEY_ID for the MinIO server with a KMS"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: the KMS test must run)")
-		}
-		t.Skip(msg)
-	}
+	keyID := testkit.KMSKeyID(t)
 	ctx := context.Background()
 	cfg := m.config()
 	cfg.Endpoint, cfg.Region = m.regionalEndpoint, m.regionalRegion

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/orga-server/storage"
+	"github.com/orga-server/storage/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -244,14 +245,7 @@ func TestMinIO(t *testing.T) {
 	})
 
 	t.Run("check/SSE-KMS", func(t *testing.T) {
-		kmsKey := os.Getenv("STORAGE_TEST_S3_KMS_KEY_ID")
-		if kmsKey == "" {
-			const msg = "no KMS key: scripts/minio start sets STORAGE_TEST_S3_KMS_KEY_ID"
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg + " (CI=true: the KMS check must run)")
-			}
-			t.Skip(msg)
-		}
+		kmsKey := testkit.KMSKeyID(t)
 		const hint = "grant kms:GenerateDataKey and kms:Decrypt on it to the user"
 		for _, tt := range []struct {
 			name, endpoint, key string

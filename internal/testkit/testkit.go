@@ -53,6 +53,22 @@ func MinIO(t testing.TB) MinIOEnv {
 	return e
 }
 
+// KMSKeyID returns the key of the MinIO server that scripts/minio starts
+// with a KMS (its second one), or skips the test when it is not set; under
+// CI=true it fails the test instead.
+func KMSKeyID(t testing.TB) string {
+	t.Helper()
+	id := os.Getenv("STORAGE_TEST_S3_KMS_KEY_ID")
+	if id == "" {
+		const msg = "no KMS key: scripts/minio start sets STORAGE_TEST_S3_KMS_KEY_ID for its MinIO server with a KMS"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: the KMS tests must run)")
+		}
+		t.Skip(msg)
+	}
+	return id
+}
+
 // MinIOSkips is how many tests MinIO has skipped, which a TestMain sums up
 // in one line: a skip alone shows only under -v.
 func MinIOSkips() int { return int(minioSkips.Load()) }
