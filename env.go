@@ -60,8 +60,7 @@ var envUsage = [...]struct{ name, usage string }{
 	{envSigningKey, "secret for signed URLs of local files (never printed)"},
 }
 
-// Env reports the environment variables that FromEnv reads, in the order it
-// considers them, with the values of secrets redacted. It is meant for
+// Env reports the variables FromEnv reads, in its order, secrets redacted, for
 // diagnostics such as `orga-storage check`.
 func Env() []EnvVar {
 	vars := make([]EnvVar, len(envUsage))
@@ -75,33 +74,23 @@ func Env() []EnvVar {
 	return vars
 }
 
-// FromEnv returns the storage that the environment configures, as orga-server
-// does at startup:
+// FromEnv returns the storage the environment configures, as orga-server does
+// at startup, without network I/O:
 //
-//   - BUCKET_NAME, AWS_KEY and AWS_SECRET all set: [S3], with
-//     AWS_SESSION_TOKEN too for temporary keys, further configured by
-//     AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 (or
-//     AWS_ENDPOINT_URL), STORAGE_URL, STORAGE_ACL, STORAGE_S3_ADDRESSING,
-//     STORAGE_SSE, STORAGE_KMS_KEY_ID, STORAGE_S3_STORAGE_CLASS, and
-//     AWS_MAX_ATTEMPTS and AWS_RETRY_MODE (the SDK's names);
-//   - BUCKET_NAME set, AWS_KEY and AWS_SECRET unset, and
-//     STORAGE_S3_CREDENTIALS=default: [S3] with the AWS SDK's default
-//     credential chain (web identity as on EKS, ECS and EKS Pod Identity
-//     container credentials, EC2 instance roles, SSO and AWS_PROFILE, the
-//     SDK's AWS_ACCESS_KEY_ID), configured as above; credentials are
-//     fetched by the first request, not here;
-//   - none of them set: [Local] in STORAGE_DIR (default static/media, created
-//     if missing), with URLs under STORAGE_URL (default /static/media/) and
-//     signed by STORAGE_SIGNING_KEY.
+//   - BUCKET_NAME, AWS_KEY and AWS_SECRET set (AWS_SESSION_TOKEN for temporary
+//     keys): [S3];
+//   - BUCKET_NAME set and STORAGE_S3_CREDENTIALS=default: S3 on the AWS SDK's
+//     default credential chain (web identity, container and instance roles,
+//     SSO, AWS_PROFILE), fetched by the first request;
+//   - none of them: [Local] in STORAGE_DIR (default static/media), with URLs
+//     under STORAGE_URL (default /static/media/) signed by STORAGE_SIGNING_KEY.
 //
-// One or two of the three set otherwise is a misconfiguration: the error
-// names the variables that are missing, and never prints a value. So is
-// one of them with white space at either end, which no bucket name or key
-// holds but a value copied from a secrets file often does, and so is
-// STORAGE_S3_CREDENTIALS with another value, beside AWS_KEY or AWS_SECRET,
-// or without BUCKET_NAME. AWS_SESSION_TOKEN alone selects nothing: the
-// SDK's own tools set it beside AWS_ACCESS_KEY_ID. FromEnv does no network
-// I/O.
+// S3 is further set by AWS_REGION, AWS_ENDPOINT_URL_S3, STORAGE_URL,
+// STORAGE_ACL, STORAGE_SSE, STORAGE_KMS_KEY_ID, STORAGE_S3_STORAGE_CLASS,
+// STORAGE_S3_ADDRESSING, AWS_MAX_ATTEMPTS and AWS_RETRY_MODE ([Env] lists them
+// all, with the SDK's alternative names). Anything in between, a value with
+// white space at either end (as copied from a secrets file) or out of range is
+// an error naming the variables to fix, never their values.
 func FromEnv() (Storage, error) {
 	var set, missing, padded []string
 	for _, name := range []string{envBucket, envKey, envSecret} {

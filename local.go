@@ -21,118 +21,65 @@ import (
 // LocalOptions configures a [Local]. The zero value serves URLs under
 // /static/media/ and cannot sign URLs.
 type LocalOptions struct {
-	// BaseURL is what URL puts before the escaped key; "" means "/static/media/".
-	BaseURL string
-	// SigningKey is the secret that signs URLs, at least 32 random bytes;
-	// unset disables SignedURL. As a [Secret], it is never shown.
+	BaseURL string // what URL puts before the escaped key; "" means "/static/media/"
+	// SigningKey signs URLs and forms: at least 32 random bytes; unset, they
+	// cannot be signed.
 	SigningKey Secret
-	// MaxUploads bounds the uploads (signed PUTs and form posts) that the
-	// Handler takes at once, each of which holds a connection, a temporary
-	// file and its descriptor; beyond it the Handler answers 503 with
-	// Retry-After before reading the body. 0 means 64.
+	// MaxUploads bounds the uploads the Handler takes at once (each holds a
+	// connection and a temporary file); 0 means 64.
 	MaxUploads int
-	// UploadStallTimeout is how long the Handler waits for the next bytes
-	// of an upload before it drops the upload, storing nothing and removing
-	// its temporary file. 0 means 30 seconds.
+	// UploadStallTimeout is how long an upload may send nothing before the
+	// Handler drops it; 0 means 30 seconds.
 	UploadStallTimeout time.Duration
-	// Logger receives, at Debug, the attribute mode NewLocal chose and
-	// each file Cleanup removed, and at Warn a temporary file that a
-	// failed Put could not remove (Cleanup takes it later). nil logs
-	// nothing. Nothing logged holds a secret or an object's content.
+	// Logger, when set, gets at Debug the mode NewLocal chose and the files
+	// Cleanup removed, at Warn a temporary file a failed Put left. It is
+	// never given a secret or an object's content.
 	Logger *slog.Logger `json:"-"`
 }
 
 // Local stores objects as files under one directory: the object "a/b.png" is
-// the file <dir>/a/b.png. Its attributes (content type, disposition, cache
-// control, metadata and ETag) live in the same file, so that one rename
-// replaces data and attributes together, in one of two places that NewLocal
-// chooses and [Local.Attributes] names:
+// the file <dir>/a/b.png. Its attributes live in the file, so that one rename
+// replaces data and attributes together: in an extended attribute where the
+// file system keeps them (ext4, XFS, Btrfs, ZFS, APFS, UFS, tmpfs since Linux
+// 6.6; cp -a or rsync -aX keeps them), else in a header before the bytes (NFS
+// before 4.2, SMB, FAT, Windows), as [Local.Attributes] says. Files copied in
+// by hand get attributes derived from their names.
 //
-//   - "extended attributes": an extended attribute of the file, where the
-//     file system keeps user extended attributes (ext4, XFS, Btrfs, ZFS,
-//     tmpfs on Linux 6.6 or later, APFS, UFS and ZFS on FreeBSD). The file
-//     holds the object's bytes and nothing else, so it can be served or
-//     backed up as it is (keeping the attributes needs cp -a or rsync -aX),
-//     and the Handler sends it straight from the file (sendfile).
-//   - "file headers": a header at the start of the file, before the
-//     object's bytes, on file systems without them (NFS before 4.2, SMB,
-//     vfat, exFAT, ramfs, older tmpfs) and on Windows. It costs a Put one
-//     small write more (the header again, with the ETag, the MD5 of the
-//     data, once known) and no sync more, and a Stat one read of the
-//     file's first bytes;
-//     but the files are no longer the objects' bytes to other programs, and
-//     the Handler copies through a buffer instead of sendfile. A file
-//     .orga-storage\mode (a name no key can have; on Windows U+F05C stands
-//     for the backslash) in the directory records
-//     this mode, so that the directory keeps it when reopened or copied.
+// A Put that returned survives a crash (files and folders are synced; Windows
+// cannot sync folders, so there a crash may undo the last Puts); a failed or
+// killed Put leaves the old object whole and at worst a temporary file, which
+// List never shows and [Local.Cleanup] removes. On FAT and exFAT, a Put over
+// an object a reader holds open fails with "Access denied".
 //
-// Reads accept both forms whatever the mode, and a file without either, as
-// copied in by hand, gets attributes derived from its name.
+// Files are reached through an [os.Root] (and openat2 RESOLVE_BENEATH on
+// Linux), so no key and no symbolic link leads outside the directory. Files no
+// Put made (links, pipes, devices, files with other hard links) are never
+// followed or opened: List skips them, Get, Stat and Copy fail with
+// [fs.ErrInvalid] saying what they are (see [Local.ForeignFiles]).
 //
-// Put writes a temporary file beside the target, syncs it, renames it into
-// place and syncs the directory: when Put returns, the object survives a
-// crash, and a failed, cancelled or interrupted Put leaves the old object
-// intact. Delete and DeletePrefix sync the folders they change, so that a
-// deleted object does not come back after a crash either. Temporary files
-// have names no key can have, so List never shows them; a process killed
-// mid-Put leaves one behind, which Cleanup removes. Windows cannot sync a
-// folder: there a crash leaves each rename done or undone, as NTFS journals
-// them, but may undo a Put that returned just before it. A Put over an
-// object that a reader holds open replaces it on NTFS (Windows 10 1607 and
-// later rename POSIX-style), but fails with "Access denied" on FAT32 and
-// exFAT, which cannot: the old object stays whole, and the caller may try
-// again once the reader is done.
+// On Windows, a key segment that cannot be a file name there (holding
+// <>:"|?*, ending in a dot or space, or a device name such as CON or LPT1.txt)
+// fails with [ErrInvalidKey]. On a case-insensitive file system
+// ([Local.Caseless]) keys still differ by case, but a Put beside a path
+// differing only in case or Unicode normalization fails with [fs.ErrExist].
 //
-// On Windows, a key with a segment that Windows cannot keep as a file name
-// fails before any I/O with an error wrapping [ErrInvalidKey] that says why:
-// a segment holding one of <>:"|?* or U+F05C (which Local keeps for its own
-// files there), ending with a dot or a space (which Windows drops, so that
-// "a." would be "a"), or a device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9,
-// CONIN$, CONOUT$), with or without an extension. Such keys are not mapped
-// to other names: a directory keeps every object under its own key, and
-// moves between systems as it is. Elsewhere Local takes them, as S3 does;
-// [ValidateKey] checks the rules every backend shares only.
-//
-// On a file system that takes names differing only in case for one (macOS's
-// APFS as formatted by default, NTFS and FAT on Windows, casefold folders on
-// Linux), which NewLocal finds by a probe and [Local.Caseless] reports, keys
-// still differ by case, as on S3, but two of them cannot both be stored: a
-// Put whose key's path is on disk under a name differing from it only in
-// case (or Unicode normalization), such as "Events/1/logo.png" beside
-// "events/1/logo.png", fails with an error wrapping [fs.ErrExist], and Get,
-// Stat and Delete of such a key find no object rather than the other's.
-// Keys are not mapped to other names: the directory stays the objects'
-// files under their keys, readable by any program and copied as it is.
-//
-// Files are written through an [os.Root] and read through openat2 with
-// RESOLVE_BENEATH (the os.Root where the kernel lacks it, and on other
-// systems), so no key and no symbolic link inside the directory reaches a
-// file outside it. Local is safe for concurrent use, also by several
-// processes sharing the directory.
-//
-// The directory may hold files that no Put made (a shared volume, a tar or
-// rsync restore, an operator's mistake): symbolic links, named pipes,
-// sockets, devices, and files with more than one hard link, which may be
-// files outside the directory. Local follows no symbolic link, even one
-// that stays inside the directory, and opens no such file: List skips them,
-// and Get, Stat, Copy and the Handler refuse them promptly (a pipe's open
-// does not wait for a writer) with an error wrapping [fs.ErrInvalid] that
-// says what the file is; the Handler answers 404. Put replaces one at its
-// key's path by its rename, which replaces a link, not what it leads to,
-// and Delete removes one there.
+// Local is safe for concurrent use, also by several processes.
 type Local struct {
 	root       *os.Root
 	files      beneath // opens objects for reading in one system call
 	dir        string
 	baseURL    string
 	signingKey Secret
-	uploads    chan struct{}    // a slot per upload the Handler takes at once
-	stall      time.Duration    // see LocalOptions.UploadStallTimeout
-	log        *slog.Logger     // never nil: see LocalOptions.Logger
-	mode       attrMode         // where Put keeps attributes
-	caseless   bool             // see Caseless
-	caseMu     sync.Mutex       // see lockCase
-	synced     func(dir string) // tests only: called after each folder sync
+	// signingKeyName is what an error tells the user to set for signing:
+	// the option, or the variable of a Local from FromEnv.
+	signingKeyName string
+	uploads        chan struct{}    // a slot per upload the Handler takes at once
+	stall          time.Duration    // see LocalOptions.UploadStallTimeout
+	log            *slog.Logger     // never nil: see LocalOptions.Logger
+	mode           attrMode         // where Put keeps attributes
+	caseless       bool             // see Caseless
+	caseMu         sync.Mutex       // see lockCase
+	synced         func(dir string) // tests only: called after each folder sync
 
 	// makingFolders counts the mkdirAll calls in progress: see createTemp.
 	makingFolders atomic.Int32
@@ -143,20 +90,13 @@ var (
 	_ PrefixDeleter = (*Local)(nil)
 )
 
-// NewLocal returns a Local storing objects under dir, which it creates if
-// missing, with attributes in extended attributes where dir's file system
-// keeps them and in file headers elsewhere (see [Local]). It fails when dir
-// cannot be created, when its file system fails to set an extended
-// attribute for another reason than lacking them (a full disk, say), and
-// when dir records an attribute mode this build does not know. A dir this
-// process may not write to (a read-only mount, say) is accepted: reads work,
-// and writes fail with the filesystem's error, such as [fs.ErrPermission] or
-// EROFS. Refused with an error wrapping [fs.ErrInvalid] are a dir that is
-// the root of the file system or a system directory such as /etc or /usr
-// (on Windows a drive's root or C:\Windows), whose files Local would serve;
-// a SigningKey shorter than 32 bytes; a BaseURL that is neither a path
-// starting with "/" nor an http or https URL, or that has a query or a
-// fragment; and a negative MaxUploads or UploadStallTimeout.
+// NewLocal returns a Local storing objects under dir, creating it if missing.
+// It fails when dir cannot be created or records an attribute mode this build
+// does not know, and with [fs.ErrInvalid] for a dir that is a file system's root
+// or a system directory (/etc, C:\Windows), whose files Local would serve, and
+// for invalid options: a SigningKey under 32 bytes, a negative limit, a BaseURL
+// that is not a path starting with "/" or an http(s) URL without query or
+// fragment. A read-only dir is accepted: then writes fail.
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
@@ -190,7 +130,7 @@ func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: local directory: %w", err)
 	}
-	l := &Local{root: root, files: newBeneath(root, dir), dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey,
+	l := &Local{root: root, files: newBeneath(root, dir), dir: dir, baseURL: cmp.Or(opts.BaseURL, "/static/media/"), signingKey: opts.SigningKey, signingKeyName: "LocalOptions.SigningKey",
 		uploads: make(chan struct{}, cmp.Or(opts.MaxUploads, 64)), stall: cmp.Or(opts.UploadStallTimeout, 30*time.Second),
 		log: orDiscard(opts.Logger)}
 	if err := l.chooseAttrMode(); err != nil {
@@ -221,9 +161,8 @@ func (l *Local) view() localView {
 	return localView{l.dir, l.baseURL, l.mode.String(), l.caseless, l.signingKey}
 }
 
-// CheckKey reports whether l can store an object under key, without any
-// I/O: the error wraps [ErrInvalidKey] for a key [ValidateKey] refuses, and
-// on Windows for one that Windows cannot keep as a file name (see [Local]).
+// CheckKey reports, without I/O, whether l can store an object under key: on
+// Windows some valid keys cannot be file names (see Local).
 func (l *Local) CheckKey(key string) error { return checkLocalKey(key) }
 
 // Close releases the directory. The Local must not be used afterwards.
@@ -238,8 +177,8 @@ func (l *Local) Dir() string { return l.dir }
 // BaseURL returns what URL puts before an escaped key, e.g. "/static/media/".
 func (l *Local) BaseURL() string { return l.baseURL }
 
-// Attributes says where Put keeps the objects' attributes: "extended
-// attributes" or "file headers". See [Local].
+// Attributes names where Put keeps attributes: "extended attributes" or "file
+// headers" (see Local).
 func (l *Local) Attributes() string { return l.mode.String() }
 
 // open opens the object under key, with its attributes.
@@ -297,14 +236,13 @@ func noSuchPath(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) || errors.Is(err, syscall.ENAMETOOLONG)
 }
 
-// Get opens the object under key; errors.Is(err, fs.ErrNotExist) when there is none.
+// Get opens the object under key.
 func (l *Local) Get(ctx context.Context, key string) (*Reader, error) {
 	r, err := l.getRange(ctx, key, 0, -1)
 	return r, wrapErr("get", key, err)
 }
 
-// GetRange opens length bytes of the object under key from offset; length < 0
-// reads to the end, and a range past the end yields what exists.
+// GetRange opens length bytes of the object from offset (see [Storage]).
 func (l *Local) GetRange(ctx context.Context, key string, offset, length int64) (*Reader, error) {
 	r, err := l.getRange(ctx, key, offset, length)
 	return r, wrapErr("get range", key, err)
@@ -352,7 +290,7 @@ func (b *fileBody) Read(p []byte) (int, error) {
 
 func (b *fileBody) Close() error { return b.f.Close() }
 
-// Stat describes the object under key; errors.Is(err, fs.ErrNotExist) when there is none.
+// Stat describes the object under key.
 func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if err := checkLocalKey(key); err != nil {
 		return Info{}, wrapErr("stat", key, err)
@@ -364,12 +302,8 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	return info, wrapErr("stat", key, err)
 }
 
-// Delete removes the object under key, and the folders it leaves empty.
-// Deleting a missing key is not an error. Delete never acts through a
-// symbolic link: a key below a linked folder names no object, and Delete
-// leaves it. A file at key's own path that no Put made (see [Local]) is
-// removed as an object's would be, as Put would replace it: removing a name
-// neither opens nor follows it.
+// Delete removes the object under key, and the folders it leaves empty. It acts
+// through no symbolic link, and removes a file no Put made at key's own path.
 func (l *Local) Delete(ctx context.Context, key string) error {
 	return wrapErr("delete", key, l.delete(ctx, key))
 }
@@ -459,8 +393,7 @@ func (l *Local) prune(dir string) (kept string) {
 	return "."
 }
 
-// Copy copies the object src to dst with its attributes, replacing dst
-// atomically as Put does.
+// Copy copies src to dst with its attributes, replacing dst atomically.
 func (l *Local) Copy(ctx context.Context, dst, src string) (Info, error) {
 	if err := checkLocalKey(src); err != nil {
 		return Info{}, wrapErr("copy", src, err)

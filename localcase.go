@@ -84,13 +84,9 @@ func swapCase(name string) string {
 	return strings.ToLower(name)
 }
 
-// Caseless reports whether l's directory is on a file system that takes
-// names differing only in case for one, as NewLocal found by a probe. On
-// one, a key differing only in case from a stored key's path, such as
-// "Events/1/logo.png" beside "events/1/logo.png", cannot be stored: Put
-// fails with an error wrapping [fs.ErrExist] that names the path on disk,
-// and Get, Stat and Delete of it find no object, as on a case-sensitive
-// one. Each call that names a key then reads the folders on its path.
+// Caseless reports whether l's file system takes names differing only in case
+// for one, as NewLocal found by a probe (see Local). Each call naming a key then
+// also reads the folders on its path.
 func (l *Local) Caseless() bool { return l.caseless }
 
 // nameOnDisk returns the path under which the file system keeps key's path,

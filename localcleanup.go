@@ -7,11 +7,9 @@ import (
 	"strings"
 )
 
-// Cleanup removes the temporary files that processes killed in the middle
-// of a Put left behind, and returns how many it removed. A temporary file
-// that a running Put still writes is locked (flock on Unix, LockFileEx on
-// Windows), and left alone; on a system with neither, Cleanup removes
-// nothing.
+// Cleanup removes the temporary files that killed Puts left behind and returns
+// how many. Those of running Puts are locked (flock, LockFileEx) and kept; where
+// neither lock exists, Cleanup removes nothing.
 func (l *Local) Cleanup(ctx context.Context) (removed int, err error) {
 	err = fs.WalkDir(l.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -22,5 +22,10 @@ func localFromEnv() (*Local, error) {
 		}
 		opts.SigningKey = NewSecret(key)
 	}
-	return NewLocal(cmp.Or(os.Getenv(envDir), "static/media"), opts)
+	l, err := NewLocal(cmp.Or(os.Getenv(envDir), "static/media"), opts)
+	if err != nil {
+		return nil, err
+	}
+	l.signingKeyName = envSigningKey
+	return l, nil
 }

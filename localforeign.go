@@ -78,12 +78,9 @@ type ForeignFile struct {
 	What string // what it is, such as "a named pipe (FIFO)" or "a file with 2 hard links"
 }
 
-// ForeignFiles yields the files in the directory that no Put made, and that
-// Local therefore neither lists nor reads (see [Local]): symbolic links,
-// named pipes, sockets, devices, and files with more than one hard link
-// (not on Windows, where telling would mean opening every file). It opens
-// no file and follows no link. An error reading a folder is yielded, and
-// the walk goes on; the context's error ends it.
+// ForeignFiles yields the files no Put made (see Local; hard links are not
+// detected on Windows), opening and following none. An error reading a folder is
+// yielded and the walk goes on; the context's error ends it.
 func (l *Local) ForeignFiles(ctx context.Context) iter.Seq2[ForeignFile, error] {
 	return func(yield func(ForeignFile, error) bool) {
 		fs.WalkDir(l.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {

@@ -18,78 +18,39 @@ import (
 	"time"
 )
 
-// Handler serves the objects of l under the path of its BaseURL, e.g. mounted with
-// mux.Handle("/static/media/", l.Handler()).
+// Handler serves l's objects at the path of its BaseURL (of an absolute one
+// such as https://cdn.example.com/media/, the path alone), unescaping the rest
+// of the request's path once into the key: mount it with
+// mux.Handle("/static/media/", l.Handler()), not behind http.StripPrefix. It
+// answers:
 //
-// The handler takes the request's path, drops the path of BaseURL (of an
-// absolute BaseURL such as https://cdn.example.com/media/ only the path
-// counts), and unescapes the rest once into the key; mount it where that
-// path arrives unchanged, not behind http.StripPrefix. It answers:
+//   - GET and HEAD with the object and its stored headers, ETag and
+//     Last-Modified, honouring Range and conditional requests as
+//     [http.ServeContent] does; a URL signed with a response content type or
+//     disposition serves those instead;
+//   - 404 for a missing object, a folder, an invalid key, and a private object
+//     without a valid GET signature (so that private and missing look alike);
+//     400 for a malformed escape or query;
+//   - 403 for a signature that does not verify (tampered, expired, for another
+//     key or method, or a Local without a signing key) and for a file the
+//     server may not read;
+//   - PUT with a valid signature by streaming the body into [Local.Put], 200
+//     with the new ETag; a body longer than a signed ContentLength gets 413
+//     (never read past it), a shorter one or one not matching a signed
+//     ContentMD5 400, a key clashing with a folder 409;
+//   - POST at the base path with a form made by [Local.SignedPost], refused
+//     unless its policy allows it (see SignedPost);
+//   - 503 with Retry-After for a PUT or POST beyond LocalOptions.MaxUploads,
+//     before reading the body; 408 for an upload stalled for
+//     LocalOptions.UploadStallTimeout; 405 for other methods; 500 when the
+//     disk fails (read-only, full).
 //
-//   - GET and HEAD with the object, its stored Content-Type, Content-Disposition
-//     and Cache-Control, its ETag and Last-Modified, honouring Range,
-//     If-Range, If-Match, If-None-Match and If-Modified-Since as
-//     [http.ServeContent] does; a URL signed with
-//     SignOptions.ResponseContentDisposition or ResponseContentType serves
-//     those in place of the stored ones (response-* parameters without a
-//     signature are ignored), still under the rules below. A stored type that
-//     is not one well-formed media type is served as application/octet-stream;
-//   - 404 for a missing object, a folder, an invalid key (traversal such as
-//     ".." or "%2e%2e", an encoded slash, NUL, backslash) and, without a
-//     valid signature, a private object, so that the answer does not tell a
-//     private object from a missing one; 400 for a malformed escape and for
-//     a query that [url.ParseQuery] refuses (";" separators, more parameters
-//     than Go's limit), which is never taken for one without a signature;
-//   - 403 for a request whose X-Expires or X-Signature parameters, made by
-//     [Local.SignedURL], do not verify: tampered, expired, signed for another
-//     key or method, or sent to a Local without a signing key;
-//   - PUT with a valid signature by streaming the body into [Local.Put],
-//     which replaces the object atomically, with the signed content type or
-//     else the request's Content-Type (else the key's extension, else
-//     sniffing), as a public object unless signed with
-//     SignOptions.Private, and 200 with the new ETag; a PUT
-//     without a valid signature gets 403 and stores nothing, nor does an
-//     interrupted upload. Without any Content-Type the object gets
-//     binary/octet-stream, S3's default. A URL signed with
-//     SignOptions.ContentLength takes a body of exactly that length: a longer
-//     one gets 413 (a chunked one once the length and a byte are read, never
-//     more), a shorter one 400; one signed with ContentMD5 needs that
-//     Content-MD5 header and a body matching it, else 400. A key clashing with
-//     a folder gets 409, an unacceptable Content-Type 400. Beyond signed
-//     lengths the handler sets no size limit: wrap it in
-//     [http.MaxBytesHandler] for one, and a larger upload gets 413 (it
-//     bounds the bytes of each body, not how long an upload may take nor
-//     how many run at once, which the next item does);
-//   - POST at the base path (BaseURL's path, as [Local.SignedPost]'s
-//     PostForm.URL names it) with a multipart/form-data form made by
-//     SignedPost, its file streamed into [Local.Put] and refused unless the
-//     form's policy allows it, as SignedPost documents; the fields before the
-//     file are at most 16 of 4 KiB each;
-//   - for PUT and POST, 503 with Retry-After when LocalOptions.MaxUploads
-//     uploads are already in flight, before reading any of the body; an
-//     upload whose client sends nothing for LocalOptions.UploadStallTimeout
-//     is dropped (408), storing nothing and leaving no temporary file;
-//   - 405 with an Allow header for any other method;
-//   - 403 for a file the server itself may not read (a permission
-//     problem of the directory's, for its operator to fix);
-//   - 500 when the disk fails or refuses a write (read-only, full).
-//
-// The objects come from users, so no response may make the site run them:
-// every response carries "X-Content-Type-Options: nosniff", and an object
-// whose type a browser would render as a document or run as a script (HTML,
-// XHTML, SVG, XML and JavaScript types) is served with "Content-Disposition:
-// attachment", keeping its stored filename, and "Content-Security-Policy:
-// sandbox". JavaScript and CSS are served as text/plain, so that no page
-// of the site can load them as its own script or style sheet.
-//
-// A private object is served with "Cache-Control: private" whatever its
-// stored Cache-Control says, less any "public" and "s-maxage": no shared
-// cache may keep it for requests without the signature.
-//
-// Objects stored with PutOptions.Private are served only to requests with a
-// valid GET signature; a signed GET or HEAD works for public objects too.
-// Files are opened through the same [os.Root] as every other method, so no
-// path and no symbolic link reaches outside the directory.
+// A failed upload stores nothing. The handler sets no size limit beyond signed
+// ones: wrap it in [http.MaxBytesHandler] for one (413). Since the objects come
+// from users, every response carries "X-Content-Type-Options: nosniff"; HTML,
+// SVG, XML and JavaScript are served as attachments under
+// "Content-Security-Policy: sandbox", JavaScript and CSS as text/plain, and a
+// private object with "Cache-Control: private", never public or s-maxage.
 func (l *Local) Handler() http.Handler {
 	return &localHandler{l: l, base: basePath(l.baseURL), escapeErr: probeEscapeErr(l)}
 }

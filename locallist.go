@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// List yields the objects under prefix in byte order of key, reading each
-// folder as the walk reaches it.
+// List yields the objects under prefix in key order, reading each folder as the
+// walk reaches it.
 func (l *Local) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
 	return l.list(ctx, prefix, opts, false)
 }
@@ -191,10 +191,8 @@ func (l *Local) holdsObject(dir string) bool {
 	return false
 }
 
-// DeletePrefix deletes every object whose key starts with prefix, and the
-// folders it leaves empty, and returns how many objects it deleted. Unlike
-// List and Delete key by key, it reads no attributes and opens each folder
-// once. An empty prefix is refused with [ErrInvalidKey].
+// DeletePrefix implements [PrefixDeleter], pruning the folders it empties and
+// reading no attributes.
 func (l *Local) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	n, err := l.deletePrefix(ctx, prefix)
 	return n, wrapErr("delete prefix", prefix, err)

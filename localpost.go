@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,22 +37,11 @@ type localPolicy struct {
 	Private    bool   `json:"private,omitempty"`
 }
 
-// SignedPost returns a form that posts to the base URL, where [Local.Handler]
-// takes it, with the fields "key", "policy" (the options and the expiry,
-// readable by anyone), "x-signature" (an HMAC-SHA256 of the policy with
-// LocalOptions.SigningKey), "success_action_status" and, unless
-// opts.ContentType is a prefix, "Content-Type" (see [PostForm]). The Handler refuses a post whose policy
-// does not verify or has expired, whose key or Content-Type is outside it
-// (403), whose file is larger than opts.MaxSize (413, once MaxSize and one
-// more byte are read) or smaller than opts.MinSize (400), and stores
-// nothing; a successful post stores the file as Put does, with the posted
-// Content-Type (binary/octet-stream when none, as on S3), private with
-// opts.Private, and is answered 204.
-//
-// The error wraps [ErrInvalidKey] for an invalid key (with opts.KeyPrefix, an
-// invalid prefix), fs.ErrInvalid for invalid options (see
-// [PostOptions.Validate]), and errors.ErrUnsupported when the Local has no
-// LocalOptions.SigningKey. SignedPost does no I/O.
+// SignedPost returns a form for [Local.Handler], whose policy (readable by
+// anyone, signed with LocalOptions.SigningKey) holds opts and the expiry. The
+// Handler refuses a post outside the policy (403), a file over opts.MaxSize
+// (413, reading at most one byte more) or under opts.MinSize (400). It fails with
+// errors.ErrUnsupported when l has no signing key, and does no I/O.
 func (l *Local) SignedPost(ctx context.Context, key string, opts *PostOptions) (PostForm, error) {
 	form, err := l.signedPost(key, opts, time.Now())
 	return form, wrapErr("sign", key, err)
@@ -65,7 +53,7 @@ func (l *Local) signedPost(key string, opts *PostOptions, now time.Time) (PostFo
 		return PostForm{}, err
 	}
 	if !l.signingKey.IsSet() {
-		return PostForm{}, fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)
+		return PostForm{}, l.errNoSigningKey()
 	}
 	doc, err := json.Marshal(localPolicy{
 		Expires: expiry(now, spec.expires), Key: key, KeyPrefix: spec.keyPrefix, MinSize: spec.minSize, MaxSize: spec.maxSize,

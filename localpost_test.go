@@ -153,7 +153,7 @@ func TestLocalSignedPostNeedsSigningKey(t *testing.T) {
 	fx := newMediaFixture(t, nil)
 	_, err := fx.l.SignedPost(context.Background(), "a.txt", &storage.PostOptions{MaxSize: 10})
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
-	assert.ErrorContains(t, err, "STORAGE_SIGNING_KEY")
+	assert.ErrorContains(t, err, "set LocalOptions.SigningKey")
 
 	signer := signedFixture(t)
 	form := signer.signPost(t, "a.txt", &storage.PostOptions{MaxSize: 10})

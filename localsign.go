@@ -37,30 +37,20 @@ const (
 // strength.
 const minSigningKeyLen = 32
 
+// errNoSigningKey is the error of signing with a Local that has no key.
+func (l *Local) errNoSigningKey() error {
+	return fmt.Errorf("local storage has no signing key (set %s): %w", l.signingKeyName, errors.ErrUnsupported)
+}
+
 // signVersion starts every signed message, so that a MAC made by this
 // format can never be taken for one made by another use of the same key.
 const signVersion = "orga-storage/local-url/v1"
 
-// SignedURL returns URL(key) with an expiry and an HMAC-SHA256 signature
-// appended as the query parameters X-Expires (Unix seconds) and X-Signature
-// (unpadded base64url), which [Local.Handler] checks. The signature covers
-// the method, the key, the expiry and, for a PUT, opts.ContentType,
-// opts.Private, opts.ContentLength and opts.ContentMD5: a PUT signed with a
-// content type must send exactly that Content-Type header, while one signed
-// without may send any (and the object gets binary/octet-stream when it sends
-// none, as on S3); a PUT signed with Private carries X-Private=1 and stores a
-// private object; one signed with a length or an MD5 carries X-Content-Length
-// or X-Content-MD5, and the Handler refuses a body of another length (413 when
-// longer, 400 when shorter) or one without that Content-MD5 header or not
-// matching it (400), storing nothing. A GET URL also serves HEAD; for a GET
-// the signature covers opts.ResponseContentDisposition and
-// opts.ResponseContentType, carried as response-content-disposition and
-// response-content-type. opts.ContentType and opts.Private are ignored for a
-// GET, as S3's SignedURL ignores them.
-//
-// The error wraps [ErrInvalidKey] for an invalid key, fs.ErrInvalid for
-// invalid options (see [SignOptions]), and errors.ErrUnsupported when the
-// Local has no LocalOptions.SigningKey. SignedURL does no I/O.
+// SignedURL returns URL(key) with the query parameters X-Expires and
+// X-Signature, an HMAC-SHA256 with LocalOptions.SigningKey of the method, key
+// and expiry and of the options that apply to the method (see [SignOptions]),
+// which [Local.Handler] checks. A GET URL also serves HEAD. It fails with
+// errors.ErrUnsupported when l has no signing key, and does no I/O.
 func (l *Local) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
 	u, err := l.signedURL(key, opts, time.Now())
 	return u, wrapErr("sign", key, err)
@@ -75,7 +65,7 @@ func (l *Local) signedURL(key string, opts *SignOptions, now time.Time) (string,
 		return "", err
 	}
 	if !l.signingKey.IsSet() {
-		return "", fmt.Errorf("local storage has no signing key (set STORAGE_SIGNING_KEY): %w", errors.ErrUnsupported)
+		return "", l.errNoSigningKey()
 	}
 	expStr := strconv.FormatInt(expiry(now, spec.expires), 10)
 	sig := base64.RawURLEncoding.EncodeToString(l.mac(key, expStr, spec))

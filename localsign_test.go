@@ -113,9 +113,28 @@ func TestLocalSignedURLErrors(t *testing.T) {
 	_, err = nokey.SignedURL(ctx, "a.txt", nil)
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
 	assert.Contains(t, err.Error(), `storage: sign "a.txt"`)
-	assert.Contains(t, err.Error(), "STORAGE_SIGNING_KEY")
+	assert.Contains(t, err.Error(), "set LocalOptions.SigningKey", "a Local built in Go names the option")
+	assert.NotContains(t, err.Error(), "STORAGE_SIGNING_KEY")
 	_, err = nokey.SignedURL(ctx, "a.txt", &storage.SignOptions{Method: http.MethodPut})
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
+}
+
+// TestLocalNoSigningKeyFromEnv: a Local from FromEnv names the variable
+// to set, since its user configures it with one.
+func TestLocalNoSigningKeyFromEnv(t *testing.T) {
+	for _, name := range []string{"BUCKET_NAME", "AWS_KEY", "AWS_SECRET", "STORAGE_URL", "STORAGE_SIGNING_KEY"} {
+		t.Setenv(name, "")
+	}
+	t.Setenv("STORAGE_DIR", t.TempDir())
+	s, err := storage.FromEnv()
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.SignedURL(context.Background(), "a.txt", nil)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	assert.Equal(t, `storage: sign "a.txt": local storage has no signing key (set STORAGE_SIGNING_KEY): unsupported operation`, err.Error())
+	_, err = s.SignedPost(context.Background(), "a.txt", &storage.PostOptions{MaxSize: 1})
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	assert.Contains(t, err.Error(), "(set STORAGE_SIGNING_KEY)")
 }
 
 func TestLocalSignedURLFromEnv(t *testing.T) {

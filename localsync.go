@@ -24,3 +24,5 @@ func (l *Local) syncPrivate(ctx context.Context, key string) (private, known boo
 	}
 	return attrs.Private, true, nil
 }
+
+func (l *Local) syncStatsPrivate() bool { return true }

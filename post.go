@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// PostOptions bounds a browser form upload made through [Storage.SignedPost].
-// A nil *PostOptions is invalid: MaxSize is required.
+// PostOptions bounds a browser form upload ([Storage.SignedPost]). MaxSize is
+// required, so nil is invalid.
 type PostOptions struct {
 	Expires     time.Duration // as SignOptions.Expires
 	MaxSize     int64         // required, > 0: larger uploads are refused, nothing stored
@@ -18,17 +18,12 @@ type PostOptions struct {
 	Private     bool   // as PutOptions.Private
 }
 
-// PostForm is what a page needs for <form method="post" enctype="multipart/form-data">:
-// post to URL with every field in Fields, then the file in a field named "file", last.
-//
-// When the form was signed with PostOptions.KeyPrefix, Fields["key"] holds
-// the prefix, and the page replaces it with the whole key, which must start
-// with it. When it was signed with a ContentType prefix such as "image/",
-// Fields has no "Content-Type", and the page adds one with the file's type,
-// which must start with it; with an exact ContentType, Fields carries it;
-// with none, Fields carries binary/octet-stream (S3's default type), which
-// the page may replace with any type.
-// A successful post is answered 204 No Content on every backend.
+// PostForm is what a page needs for <form method="post"
+// enctype="multipart/form-data">: post to URL every field in Fields, then the
+// file, last, in a field named "file". For a key prefix, the page replaces
+// Fields["key"] with a key under it; for a ContentType prefix, it adds a
+// "Content-Type" under it; with no ContentType it may replace Fields'
+// binary/octet-stream with any.
 type PostForm struct {
 	URL    string
 	Fields map[string]string
@@ -50,11 +45,9 @@ type postSpec struct {
 // Handler does too.
 const postSuccessStatus = "204"
 
-// Validate reports whether SignedPost accepts the options, as documented on
-// [PostOptions]. The error wraps fs.ErrInvalid: a nil *PostOptions, a
-// MaxSize of 0 or more than 5 GiB, a negative size, a MinSize over MaxSize,
-// a ContentType that is neither one media type nor a type followed by "/",
-// or an Expires that SignOptions would refuse.
+// Validate reports whether SignedPost accepts opts, with an error wrapping
+// fs.ErrInvalid: MaxSize must be 1 byte to 5 GiB, MinSize 0 to MaxSize,
+// ContentType one media type or a type and "/", Expires valid for SignOptions.
 func (opts *PostOptions) Validate() error {
 	_, err := parsePostOptions(opts)
 	return err
@@ -115,11 +108,8 @@ func (spec postSpec) formFields(key string) map[string]string {
 // or form without a Content-Type, on every backend: S3's own default.
 const defaultUploadType = "binary/octet-stream"
 
-// ValidatePost reports whether SignedPost accepts key and opts, as every
-// backend checks them before any I/O: the key with [ValidateKey] (with
-// opts.KeyPrefix, the prefix with [ValidatePrefix]), then the options with
-// [PostOptions.Validate]. A backend written outside this package calls it
-// first.
+// ValidatePost reports whether SignedPost accepts key (a prefix with
+// opts.KeyPrefix) and opts, as every backend checks first.
 func ValidatePost(key string, opts *PostOptions) error {
 	_, err := preparePost(key, opts, ValidateKey)
 	return err

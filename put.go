@@ -5,17 +5,12 @@ import (
 	"io"
 )
 
-// PreparePut does the work that every Put shares, before any I/O, so that a
-// backend written outside this package stores the same objects as those in
-// it. It validates key (see [ValidateKey]) and opts (see
-// [PutOptions.Validate]), fails with ctx's error once ctx is done, and
-// resolves the content type: opts.ContentType, else the one of the key's
-// extension, else one sniffed from the first 512 bytes of r.
-//
-// It returns a copy of opts with ContentType set and Metadata names in lower
-// case, and a reader that yields all of r's bytes, fails with ctx's error
-// once ctx is done, and labels r's own errors "reading the body: …". Its
-// errors are not wrapped in an [*OpError]: the calling Put wraps them.
+// PreparePut does the checks and work every Put shares, before any I/O, for
+// backends written elsewhere: it validates key and opts, fails once ctx is done,
+// and returns opts with ContentType resolved (given, else from the key's
+// extension, else sniffed) and Metadata names lowered, and a reader of r's bytes
+// that fails once ctx is done and labels r's errors "reading the body: …". The
+// caller wraps its errors in an [*OpError].
 func PreparePut(ctx context.Context, key string, r io.Reader, opts *PutOptions) (PutOptions, io.Reader, error) {
 	opts, err := checkPut(key, opts)
 	if err != nil {
@@ -34,8 +29,8 @@ func PreparePut(ctx context.Context, key string, r io.Reader, opts *PutOptions) 
 	return prepared, body, nil
 }
 
-// Validate reports whether SignedURL accepts the options, as documented on
-// [SignOptions]; a nil *SignOptions is valid. The error wraps fs.ErrInvalid.
+// Validate reports whether SignedURL accepts opts, with an error wrapping
+// fs.ErrInvalid. Nil is valid.
 func (opts *SignOptions) Validate() error {
 	_, err := parseSignOptions(opts)
 	return err

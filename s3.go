@@ -48,46 +48,22 @@ const (
 	s3DefaultRegion = "us-east-1"
 )
 
-// S3 stores objects in an Amazon S3 bucket or in a bucket of an
-// S3-compatible server such as MinIO. Create it with [NewS3]; it is safe for
-// concurrent use.
+// S3 stores objects in a bucket of Amazon S3 or of an S3-compatible server
+// such as MinIO. Create it with [NewS3]; it is safe for concurrent use. It
+// needs only the usual IAM policy's rights (s3:ListBucket and
+// s3:GetBucketLocation on the bucket, the object actions on bucket/*), and a
+// refused request's error, matching fs.ErrPermission, names the action.
 //
-// It needs exactly the rights of the usual IAM policy: s3:ListBucket and
-// s3:GetBucketLocation on the bucket, and the object actions on bucket/*.
-// A refused request returns an error matching fs.ErrPermission whose message
-// names the missing action. Requests go to the bucket's virtual host on AWS
-// (https://<bucket>.s3.<region>.amazonaws.com), and path-style to a custom
-// endpoint or when the bucket name contains dots.
+// Put streams: a body under 8 MiB goes up in one PutObject, a longer one in a
+// multipart upload of 8 MiB parts, three at a time, so that a Put holds about
+// 40 MiB whatever the size (at most 10,000 parts: about 78 GiB). A failed Put
+// aborts its upload, leaving no parts.
 //
-// # Uploads
-//
-// Put streams: a body shorter than one 8 MiB part goes up in one PutObject,
-// a longer one, of known size or not, in a multipart upload by the SDK's
-// transfer manager, three parts at a time, so that a Put holds about
-// 40 MiB of buffers (five parts) whatever the size. Multipart uploads allow
-// 10,000 parts, which caps an object at about 78 GiB. A Put that fails or is
-// cancelled aborts its multipart upload, leaving no object and no stored
-// parts. Copy copies on the server, part by part above 5 GiB (see [S3.Copy]).
-//
-// # Data integrity
-//
-// Every request body is checked by the server before it stores anything.
-// Over plain HTTP the request signature covers the SHA-256 of the body.
-// Over HTTPS the SDK leaves the body out of the signature, so the requests
-// carrying object data (PutObject, UploadPart) send a Content-MD5 header
-// instead; DeleteObjects, for which S3 requires a checksum, always does. A
-// Get that reads a whole object compares the MD5 of the bytes received with
-// the object's ETag when the ETag is one (objects uploaded in one request,
-// without SSE-KMS or SSE-C); a mismatch is a read error. Multipart objects
-// are checked part by part on upload, but their ETag is no MD5 of the
-// content, so reading them relies on TLS.
-//
-// The SDK's newer flexible checksums are off (RequestChecksumCalculation and
-// ResponseChecksumValidation "when required"): several S3-compatible servers
-// reject the x-amz-checksum-* and aws-chunked trailer headers the SDK now
-// sends by default, while Content-MD5 is the check that AWS and
-// S3-compatible servers have long shared. DeleteObjects also carries the
-// SDK's CRC32 header.
+// The server checks every body before storing it: the SigV4 signature covers
+// its SHA-256 over HTTP, a Content-MD5 header over HTTPS. The SDK's newer
+// x-amz-checksum headers are off, as several S3-compatible servers refuse
+// them. Reading a whole object checks its MD5 when the ETag is one (see
+// [Info]); a mismatch is a read error.
 type S3 struct {
 	bucket    string
 	endpoint  string
@@ -141,9 +117,8 @@ var (
 	_ PrefixDeleter = (*S3)(nil)
 )
 
-// Close closes the idle connections of the S3's HTTP client, when that
-// client can (an *http.Client can; the SDK's default client keeps its pool
-// to itself). An S3 holds nothing else, and stays usable after Close.
+// Close closes the idle connections of the HTTP client where it can (an
+// *http.Client can). The S3 stays usable.
 func (s *S3) Close() error {
 	if c, ok := s.awsCfg.HTTPClient.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
@@ -155,14 +130,10 @@ func (s *S3) Close() error {
 // use; anything else would end up in a host name.
 var regionPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
-// NewS3 returns an S3 backend for cfg. It does no network I/O, so ctx is
-// not used yet: when cfg.Region is empty, the bucket's region is looked up
-// by the first operation that needs it, with that operation's context.
-// Neither the SDK's default credential chain nor its environment variables
-// and shared configuration files are consulted; only cfg is (FromEnv can
-// pass the chain as cfg.Credentials). Credentials are fetched when the
-// first request needs them. An invalid configuration yields an error
-// wrapping fs.ErrInvalid, which never contains a secret.
+// NewS3 returns an S3 for cfg alone: no SDK environment variables, shared
+// files or default chain (FromEnv can pass the chain as cfg.Credentials). It
+// does no I/O: credentials and, without cfg.Region, the bucket's region are
+// fetched by the first request. An invalid cfg fails with fs.ErrInvalid.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	return newS3(cfg, "")
 }
@@ -361,7 +332,7 @@ func joinValues[T ~string](values []T) string {
 }
 
 // contentMD5 returns the API option that sends Content-MD5 where nothing
-// else lets the server check a request body; see "Data integrity" on [S3].
+// else lets the server check a request body; see [S3].
 // Over plain HTTP the signed SHA-256 of the body does, and an MD5 would only
 // cost CPU: Go hashes MD5 at about a third of the speed of SHA-256.
 func contentMD5(overHTTPS bool) func(*middleware.Stack) error {
@@ -474,14 +445,9 @@ func (s *S3) view() s3View {
 	return s3View{s.bucket, region, s.endpoint}
 }
 
-// Put uploads r to key, streaming it: a body shorter than one part (8 MiB)
-// goes up in one PutObject, a longer one in a multipart upload that buffers
-// a bounded number of parts (see Uploads on [S3]). A failed or cancelled Put
-// leaves the previous object, if any, in place and aborts its multipart
-// upload; but a cancellation that comes once the whole object is on its way
-// (PutObject or CompleteMultipartUpload sent, the answer not yet in) cannot
-// call it back: as with any S3 client, the server may have stored the new
-// object, and only a Stat can tell.
+// Put uploads r to key, streaming it (see S3). A Put cancelled after the whole
+// object was sent may still have stored it, as with any S3 client: only a Stat
+// can tell.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error) {
 	info, err := s.put(ctx, key, r, opts)
 	return info, wrapErr("put", key, err)
@@ -618,8 +584,7 @@ func optional(s string) *string {
 	return &s
 }
 
-// Stat describes the object under key; errors.Is(err, fs.ErrNotExist) when
-// there is none.
+// Stat describes the object under key.
 func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err := ValidateKey(key); err != nil {
 		return Info{}, wrapErr("stat", key, err)
@@ -629,6 +594,11 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 		return Info{}, wrapErr("stat", key, err)
 	}
 	info, err := s.stat(ctx, c, key)
+	if err == nil && s.acl != "" {
+		// With ACLs in use, the object's own ACL says whether it is
+		// private; without, Put sent none and a bucket policy decides.
+		info.Private, err = s.isPrivate(ctx, c, key)
+	}
 	return info, wrapErr("stat", key, err)
 }
 
@@ -673,8 +643,7 @@ func (s *S3) checkBucket(ctx context.Context, c *s3Clients) error {
 	return nil
 }
 
-// Delete removes the object under key; deleting a missing key is not an
-// error.
+// Delete removes the object under key.
 func (s *S3) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
 		return wrapErr("delete", key, err)

@@ -338,7 +338,7 @@ func (c *recordingClient) Do(r *http.Request) (*http.Response, error) {
 }
 
 // TestS3ChecksumHeaders checks against MinIO the checksum settings that
-// "Data integrity" on S3 documents: over plain HTTP the signature covers the
+// the S3 type documents: over plain HTTP the signature covers the
 // SHA-256 of every body; over HTTPS, where the SDK leaves the body unsigned,
 // every request carrying data has a Content-MD5; DeleteObjects always has
 // one; and none sends the flexible-checksum headers some servers reject.

@@ -13,12 +13,9 @@ import (
 // This file holds the few diagnostics that `orga-storage check` needs and
 // that the Storage interface has no place for.
 
-// Config returns the configuration of the backend without any secret:
-// AccessKey, SecretKey and SessionToken are unset, and Credentials is the
-// backend's own provider and cache, so that NewS3(ctx, s.Config()), with
-// other settings changed or not, signs as s does. A Region left empty for
-// detection stays empty here; see [S3.BucketRegion]. [S3.Credentials]
-// describes the credentials.
+// Config returns s's configuration with AccessKey, SecretKey and SessionToken
+// unset and Credentials set to s's own cached provider, so that a NewS3 of it
+// signs as s does. An undetected Region stays empty (see [S3.BucketRegion]).
 func (s *S3) Config() S3Config {
 	return S3Config{
 		Bucket:               s.bucket,
@@ -38,11 +35,9 @@ func (s *S3) Config() S3Config {
 	}
 }
 
-// BucketRegion asks the server for the bucket's region with
-// GetBucketLocation, even when the configuration names one, so that a
-// diagnostic can compare the two. It does not change the region the backend
-// uses. Access denied is reported as fs.ErrPermission naming
-// s3:GetBucketLocation.
+// BucketRegion asks the server for the bucket's region (GetBucketLocation), even
+// when the configuration names one, for diagnostics to compare. It changes
+// nothing.
 func (s *S3) BucketRegion(ctx context.Context) (string, error) {
 	// AWS answers GetBucketLocation signed for us-east-1 for a bucket in any
 	// region, and MinIO accepts any region for it.
@@ -61,12 +56,9 @@ func (s *S3) BucketRegion(ctx context.Context) (string, error) {
 	}
 }
 
-// CheckCredentials reports whether the server accepts the credentials,
-// independently of the bucket. It sends ListBuckets, which the
-// usual IAM policy does not grant: an AccessDenied answer proves the keys
-// valid just as a listing does, because S3 checks the signature first. Any
-// other failure (unknown key, wrong secret, clock skew, unreachable server)
-// is returned; [S3ErrorCode] tells them apart.
+// CheckCredentials reports whether the server accepts the credentials, whatever
+// the bucket, with a ListBuckets: S3 checks the signature before the permission,
+// so AccessDenied proves them valid. Use [S3ErrorCode] on other failures.
 func (s *S3) CheckCredentials(ctx context.Context) error {
 	_, err := s.newClients(s3DefaultRegion).api.ListBuckets(ctx, &s3.ListBucketsInput{})
 	if err == nil || S3ErrorCode(err) == "AccessDenied" {
@@ -79,10 +71,8 @@ func (s *S3) CheckCredentials(ctx context.Context) error {
 	return fmt.Errorf("storage: checking the credentials: %w", err)
 }
 
-// S3ErrorCode returns the error code of the S3 response behind err, such as
-// "AccessDenied", "NoSuchBucket", "InvalidAccessKeyId" or
-// "SignatureDoesNotMatch", or "" when err did not come from an S3 response
-// (nil, a network failure, a cancelled context).
+// S3ErrorCode returns the code of the S3 error response behind err, such as
+// "AccessDenied" or "SignatureDoesNotMatch", or "" for none (a network error).
 func S3ErrorCode(err error) string {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {

@@ -10,90 +10,60 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// S3Config configures the S3 backend. Bucket is required, and credentials:
-// AccessKey and SecretKey (and SessionToken for temporary ones), or else
-// Credentials.
-//
-// A config can be printed, logged and encoded whole: SecretKey and
-// SessionToken are [Secret] values, which show as "[redacted]", fmt prints
-// Credentials as the provider's type only, and encoding/json leaves it
-// out. Held in an unexported field of another struct, where fmt cannot
-// call S3Config's Format, a provider held by value (as
-// credentials.StaticCredentialsProvider is) would print whole: give static
-// keys in AccessKey, SecretKey and SessionToken instead.
+// S3Config configures an [S3]. Bucket is required, and credentials: AccessKey
+// and SecretKey (with SessionToken for temporary ones), or else Credentials.
+// Empty fields take the usual defaults. A config prints, logs and encodes
+// without its secrets (see [Secret]); Credentials prints as its type alone,
+// except inside another struct's unexported field, where fmt cannot call
+// Format: there give static keys in the key fields.
 type S3Config struct {
-	Bucket    string
-	AccessKey string
-	SecretKey Secret // never shown: see Secret
-	// SessionToken goes with AccessKey and SecretKey when they are
-	// temporary, as STS issues them; never shown, like SecretKey.
+	Bucket       string
+	AccessKey    string
+	SecretKey    Secret
 	SessionToken Secret
-	// Credentials, when set, provides the credentials instead of the keys,
-	// which must then be unset: for example the Credentials of the SDK's
-	// config.LoadDefaultConfig (instance and task roles, web identity), or
-	// stscreds for an assumed role. NewS3 puts it behind the SDK's cache,
-	// so it is asked on first use and again shortly before what it gave
-	// expires; its errors come back naming it. [S3.Config] returns the
-	// backend's own provider here.
+	// Credentials, when set, provides the credentials in place of the keys,
+	// cached and renewed before they expire: the SDK's default chain (roles,
+	// web identity), stscreds for an assumed role.
 	Credentials aws.CredentialsProvider `json:"-"`
 
-	Region    string // "" = detected on first use with GetBucketLocation (an empty answer means us-east-1)
-	Endpoint  string // "" = AWS; set for MinIO and other S3-compatible servers (path-style unless Addressing says)
-	PublicURL string // "" = derived (see URLs); set for a CDN or custom domain
-	ACL       string // "" sends none; e.g. "public-read"
+	Region    string // "" = found with GetBucketLocation on first use
+	Endpoint  string // "" = AWS; set for MinIO and other S3-compatible servers
+	PublicURL string // "" = derived (see S3.URL); set for a CDN or custom domain
+	ACL       string // canned ACL sent with uploads; "" sends none, e.g. "public-read"
 
-	// ServerSideEncryption is sent with every upload, a Put whole or in
-	// parts and a Copy: "" sends none and leaves it to the bucket's
-	// default encryption; "AES256" asks for SSE-S3, "aws:kms" and
-	// "aws:kms:dsse" for SSE-KMS with KMSKeyID, or the AWS managed key
-	// when KMSKeyID is "". Presigned PUT URLs sign the matching headers,
-	// which the uploader must then send with the same values.
+	// ServerSideEncryption, KMSKeyID and StorageClass go with every upload
+	// and Copy, and are signed into PUT URLs and forms: "" leaves them to the
+	// bucket. Encryption is "AES256" (SSE-S3), "aws:kms" or "aws:kms:dsse";
+	// KMSKeyID (ID or ARN, "" for the AWS managed key) goes with the latter
+	// only. A class is such as "STANDARD_IA".
 	ServerSideEncryption string
-	// KMSKeyID is the KMS key (ID, ARN or alias ARN) of "aws:kms" and
-	// "aws:kms:dsse"; it may be set with those only.
-	KMSKeyID string
-	// StorageClass is sent with every upload, e.g. "STANDARD_IA" or
-	// "INTELLIGENT_TIERING"; "" sends none and leaves it to the bucket
-	// (STANDARD on AWS).
-	StorageClass string
+	KMSKeyID             string
+	StorageClass         string
 
-	// Addressing chooses how requests and URLs name the bucket: "path"
-	// (ENDPOINT/BUCKET/KEY), "virtual" (BUCKET.ENDPOINT-HOST/KEY, for
-	// providers that require virtual hosts on a custom endpoint), or ""
-	// for the usual choice: path-style on a custom endpoint and for
-	// bucket names with dots, virtual-hosted on AWS.
+	// Addressing is "path" (ENDPOINT/BUCKET/KEY), "virtual" (BUCKET.HOST/KEY),
+	// or "": path-style on a custom endpoint and for dotted buckets.
 	Addressing string
 
-	// HTTPClient sends the requests; nil means a client with connect, TLS
-	// handshake and response-header timeouts and no overall deadline, so
-	// that a long transfer that is still moving data is never cut (see
-	// s3transport.go for the values and why). An *http.Client with a
-	// transport of your own, a proxy or a custom CA goes here.
+	// HTTPClient sends the requests; nil means one with connect, TLS and
+	// response-header timeouts but no overall deadline, which would cut long
+	// transfers.
 	HTTPClient aws.HTTPClient `json:"-"`
-	// MaxAttempts bounds the attempts of each request, the first
-	// included: 0 means the SDK's standard 3, 1 no retries. Retries back
-	// off exponentially with jitter, on throttling (SlowDown, 503), 5xx
-	// answers and network errors, as the SDK's retryer does.
+	// MaxAttempts and RetryMode tune the SDK's retries (of throttling, 5xx
+	// and network errors, with backoff): 0 means 3 attempts, 1 none; mode
+	// "standard" or "adaptive".
 	MaxAttempts int
-	// RetryMode is the SDK's retry mode: "" or "standard", or "adaptive",
-	// which also slows the client down while the server throttles.
-	RetryMode aws.RetryMode
-	// Logger receives what an operator may need to know: at Debug each
-	// failed attempt and retry with its reason, each region lookup and
-	// each aborted multipart upload; at Warn a multipart upload left open
-	// because its abort failed. Nothing logged holds a secret, a signature
-	// or a presigned URL. nil logs nothing. Nothing goes to the standard
-	// log package, where the transfer manager would print a failed
-	// CompleteMultipartUpload.
+	RetryMode   aws.RetryMode
+	// Logger, when set, gets at Debug each retry and its reason, region
+	// lookup and aborted upload, at Warn an upload whose abort failed; never
+	// a secret or a signed URL. Nothing goes to the log package.
 	Logger *slog.Logger `json:"-"`
 }
 
 // s3ConfigFields is S3Config without its methods, for Format.
 type s3ConfigFields S3Config
 
-// Format implements [fmt.Formatter]. It prints the configuration as fmt
-// would, verb and flags included, but Credentials as the type of the
-// provider: a provider may hold the keys in its fields.
+// Format implements [fmt.Formatter]: fmt's own output, Credentials shown as its
+// type, since a provider may hold keys.
 func (c S3Config) Format(f fmt.State, verb rune) {
 	if c.Credentials != nil {
 		c.Credentials = shownProvider{c.Credentials}

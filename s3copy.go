@@ -23,15 +23,9 @@ const (
 	s3MaxParts     = 10_000
 )
 
-// Copy copies src to dst on the server, keeping the content type, the other
-// headers, the metadata and the tags as CopyObject does, also for objects
-// other tools stored; with an ACL configured, a private src
-// (PutOptions.Private) gives a private copy. The bytes never pass through
-// this process: up to 5 GiB one CopyObject copies them, above that
-// UploadPartCopy does, in 512 MiB parts, three at a time. A src that
-// changes while it is copied fails the Copy, which then leaves dst as it was
-// and no multipart upload behind. A missing src yields an error matching
-// fs.ErrNotExist.
+// Copy copies src to dst on the server, with its headers, metadata, tags and,
+// with an ACL configured, privacy; above 5 GiB in 512 MiB parts. A src that
+// changes meanwhile fails the Copy, leaving dst as it was.
 func (s *S3) Copy(ctx context.Context, dst, src string) (Info, error) {
 	if err := ValidateKey(src); err != nil {
 		return Info{}, wrapErr("copy", src, err)

@@ -127,29 +127,15 @@ func defaultChainCredentials(ctx context.Context, region string, client aws.HTTP
 // S3Credentials describes the credentials an [S3] signs with, without any
 // secret, for diagnostics such as `orga-storage check`.
 type S3Credentials struct {
-	// Source says where they come from: "S3Config.AccessKey and
-	// SecretKey", "S3Config.Credentials", or, from FromEnv, "AWS_KEY and
-	// AWS_SECRET" or the default AWS credential chain.
-	Source string
-	// Provider is the SDK provider that answered, such as
-	// "StaticCredentials", "WebIdentityCredentials",
-	// "CredentialsEndpointProvider" (ECS and EKS container credentials)
-	// or "EC2RoleProvider"; "" when it does not say.
-	Provider string
-	// AccessKey is the access key ID, which is no secret.
-	AccessKey string
-	// Temporary reports a session token, that is temporary credentials.
-	Temporary bool
-	// Expires is when the SDK fetches them anew; zero when they do not
-	// expire.
-	Expires time.Time
+	Source    string    // "S3Config.Credentials", "AWS_KEY and AWS_SECRET"…
+	Provider  string    // the SDK provider that answered, e.g. "EC2RoleProvider"
+	AccessKey string    // the access key ID, which is no secret
+	Temporary bool      // with a session token
+	Expires   time.Time // when they are fetched anew; zero if never
 }
 
-// Credentials gets the backend's credentials, fetching them if they are
-// not cached, and describes them. An error names the source and, unlike
-// the requests, which get the same error, is not mistaken for an
-// unreachable server: it wraps the provider's error, for example a
-// network error from a credentials endpoint.
+// Credentials fetches s's credentials if they are not cached and describes
+// them. Its error names their source and wraps the provider's.
 func (s *S3) Credentials(ctx context.Context) (S3Credentials, error) {
 	creds, err := s.creds.Retrieve(ctx)
 	if err != nil {

@@ -11,22 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// S3FromEnv returns an S3 backend on bucket, configured by the variables
-// that configure FromEnv's S3, BUCKET_NAME aside: it is for working on
-// another bucket than BUCKET_NAME with the same account, endpoint and
-// settings, as `orga-storage sync` does to copy between a bucket and a
-// directory or another bucket. The credentials are AWS_KEY and AWS_SECRET
-// (with AWS_SESSION_TOKEN for temporary keys), or, with both unset and
-// STORAGE_S3_CREDENTIALS=default, the AWS default credential chain.
-// STORAGE_URL says where BUCKET_NAME's objects are served, so it is used
-// only when bucket is BUCKET_NAME; other buckets get the URLs NewS3
-// derives.
-//
-// As for FromEnv, an error names the variables to fix and never prints a
-// value: credentials missing, one of AWS_KEY and AWS_SECRET without the
-// other, a value padded with white space, a setting out of its range. An
-// empty or malformed bucket name gives an error wrapping fs.ErrInvalid, as
-// NewS3 does. S3FromEnv does no network I/O.
+// S3FromEnv returns an S3 on bucket configured by FromEnv's variables,
+// BUCKET_NAME aside (and STORAGE_URL unless bucket is BUCKET_NAME's), for work
+// on other buckets of the same account, as `orga-storage sync` does. Its
+// errors are FromEnv's; it does no network I/O.
 func S3FromEnv(bucket string) (*S3, error) {
 	var padded []string
 	for _, name := range []string{envKey, envSecret} {

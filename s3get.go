@@ -12,17 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// Get opens the object under key; errors.Is(err, fs.ErrNotExist) when there
-// is none. Reading it to the end verifies its MD5 when S3 can tell it (see
-// "Data integrity" on [S3]); a mismatch is a read error.
+// Get opens the object under key. Reading it to the end checks its MD5 where S3
+// gives one (see S3).
 func (s *S3) Get(ctx context.Context, key string) (*Reader, error) {
 	r, err := s.get(ctx, key, 0, -1)
 	return r, wrapErr("get", key, err)
 }
 
-// GetRange opens length bytes of the object under key from offset; length < 0
-// reads to the end. A range starting past the end yields an empty Reader. The
-// Reader's Info describes the whole object.
+// GetRange opens length bytes of the object from offset (see [Storage]).
 func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (*Reader, error) {
 	r, err := s.get(ctx, key, offset, length)
 	return r, wrapErr("get range", key, err)

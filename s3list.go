@@ -16,18 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// List yields the objects whose keys start with prefix in byte order of key,
-// as ListObjectsV2 returns them, a page of up to 1000 at a time. With
-// opts.Delimiter set, S3's common prefixes are yielded among the objects as
-// entries with IsDir set. Zero-byte "folder" objects whose keys end in "/",
-// which the S3 console creates, are not objects here and are skipped.
-//
-// So is every other key that [ValidateKey] refuses, which other tools can
-// store: one with a control character, a backslash or an empty segment.
-// List yields keys to Get, Stat and Delete, which refuse such keys, and the
-// Local backend cannot hold them; yielding them would also make the generic
-// [DeletePrefix] fail on them. Common prefixes that no key List yields can
-// start with are skipped alike. [S3.DeletePrefix] does delete such keys.
+// List yields the objects under prefix in key order, a ListObjectsV2 page at a
+// time. It skips keys [ValidateKey] refuses, which other tools can store (the
+// console's "folder/" objects among them), and common prefixes only they start.
 func (s *S3) List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		if err := ValidatePrefix(prefix); err != nil {
@@ -158,14 +149,8 @@ func yieldPage(page *s3.ListObjectsV2Output, yield func(Info, error) bool) bool 
 	return true
 }
 
-// DeletePrefix deletes every object whose key starts with prefix, 1000 keys
-// a DeleteObjects request, and returns how many it deleted. An empty prefix
-// is refused with [ErrInvalidKey]. Keys S3 could not delete are reported in
-// the error, which matches fs.ErrPermission when access was denied.
-//
-// Unlike List, DeletePrefix deletes every object under prefix, keys that
-// [ValidateKey] refuses included: stored by other tools, they would
-// otherwise be left behind where no method of this library can reach them.
+// DeletePrefix implements [PrefixDeleter], 1,000 keys a DeleteObjects. Unlike
+// List, it also deletes keys ValidateKey refuses, which nothing else could reach.
 func (s *S3) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	n, err := s.deletePrefix(ctx, prefix)
 	return n, wrapErr("delete prefix", prefix, err)

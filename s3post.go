@@ -7,19 +7,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// SignedPost presigns a browser form upload of key with aws-sdk-go-v2's POST
-// presigner: a SigV4 POST policy whose conditions are the size range
-// (content-length-range, MinSize to MaxSize), the key (exact, or
-// starts-with when opts.KeyPrefix), the Content-Type (exact, or starts-with a
-// prefix such as "image/"), the canned ACL when the S3 has one
-// (S3Config.ACL, or "private" in its place for opts.Private, as Put sends),
-// the S3Config's ServerSideEncryption, KMSKeyID and StorageClass, each as
-// a field of the form, and success_action_status 204. S3 refuses a post outside them (a file over
-// MaxSize with 400 EntityTooLarge, the others with 403) and stores nothing.
-// PostForm.URL is the bucket's URL; the fields hold the policy, the access
-// key ID and the signature, never the secret key. The first call may look
-// up the bucket's region. Invalid options fail with fs.ErrInvalid and an
-// invalid key with [ErrInvalidKey] before any I/O.
+// SignedPost presigns a SigV4 POST policy bounding the size, the key (or its
+// prefix) and the Content-Type (or its prefix), with the configured ACL
+// ("private" for opts.Private), encryption and storage class as form fields.
+// S3 refuses a post outside it (400 EntityTooLarge for a file over MaxSize, else
+// 403). The first call may look up the bucket's region.
 func (s *S3) SignedPost(ctx context.Context, key string, opts *PostOptions) (PostForm, error) {
 	spec, err := preparePost(key, opts, ValidateKey)
 	if err != nil {

@@ -32,3 +32,7 @@ func (s *S3) syncPrivate(ctx context.Context, key string) (private, known bool, 
 	}
 	return private, true, nil
 }
+
+// syncStatsPrivate: Stat reads the ACL only when one is configured (see
+// syncPrivate).
+func (s *S3) syncStatsPrivate() bool { return s.acl != "" }

@@ -11,15 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// URL returns the object's public URL: PublicURL followed by the key when
-// set; otherwise the bucket's URL on the custom endpoint (path-style) or on
-// AWS (https://BUCKET.s3.amazonaws.com/KEY in us-east-1, the region's host
-// elsewhere, path-style for bucket names that are no host name, such as
-// dotted ones; see the README's URL forms). It does no I/O: on AWS, until the region is known (from
-// Region, or found by the first request), the URL takes us-east-1's form,
-// which AWS reroutes only for buckets in regions opened before 2019 and
-// whose names have no dots. Set Region for URLs that have
-// their final form from the start.
+// URL returns PublicURL followed by the key when set, else the bucket's URL on
+// the endpoint or on AWS (https://BUCKET.s3.amazonaws.com/KEY in us-east-1, the
+// region's host elsewhere, path-style for dotted buckets). It does no I/O, so
+// until the region is known URLs take us-east-1's form, which AWS reroutes only
+// for older regions: set Region for final URLs from the start.
 func (s *S3) URL(key string) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", wrapErr("url", key, err)
@@ -35,22 +31,11 @@ func (s *S3) URL(key string) (string, error) {
 	return joinURL(base, key), nil
 }
 
-// SignedURL presigns a GET or PUT of key with SigV4, valid for opts.Expires
-// (15 minutes by default, at most 7 days). A PUT URL signs opts.ContentType
-// when set, and the upload must then send exactly that Content-Type;
-// otherwise the uploader sends any and S3 stores it, or binary/octet-stream
-// when it sends none. opts.ContentLength and opts.ContentMD5 are signed as
-// the Content-Length and Content-MD5 headers: S3 refuses an upload of
-// another length or without the header (403) and one whose body does not
-// match the MD5 (400 BadDigest), and stores nothing. A GET URL signs
-// opts.ResponseContentDisposition and opts.ResponseContentType as S3's
-// response-content-disposition and response-content-type parameters.
-//
-// A PUT URL signs no ACL, which would be one more header for the uploader
-// to repeat: objects uploaded through it get the bucket's default access,
-// so grant public reads with a bucket policy; opts.Private, which asks for
-// the same default, changes nothing. The first call may look up the
-// bucket's region. Invalid options fail with fs.ErrInvalid before any I/O.
+// SignedURL presigns a GET or PUT with SigV4 (see [SignOptions]); S3 refuses an
+// upload breaking a signed header (403, or 400 BadDigest for a wrong MD5). A
+// PUT URL signs no ACL, which the uploader would have to repeat: its objects get
+// the bucket's default access, so opts.Private changes nothing. The first call
+// may look up the bucket's region.
 func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", wrapErr("sign", key, err)

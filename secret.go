@@ -6,22 +6,13 @@ import (
 	"strconv"
 )
 
-// Secret holds a credential, such as an S3 secret key or a signing key,
-// that must never be shown. Every way of showing it prints "[redacted]"
-// when it is set and nothing when it is not: fmt under every verb (%v %+v
-// %#v %s %q %x %d …), log/slog with any handler, and encoding/json,
-// encoding/xml and other encoders of [encoding.TextMarshaler].
-//
-// The value sits behind a pointer, so that fmt, which cannot call the
-// methods of a Secret held in an unexported struct field, prints only an
-// address there, never the value; the same holds for slog's text handler,
-// which prints such structs with fmt. A configuration holding Secrets (an
-// [S3Config], a [LocalOptions]) can therefore be printed, logged and
-// encoded whole, also inside another struct.
-//
-// The zero Secret is unset. Secrets cannot be compared with ==, which would
-// compare the pointers rather than the values; reflect.DeepEqual and
-// testify's Equal compare the values. Only this package reads the value.
+// Secret holds a credential, such as an S3 secret key or a signing key, that
+// is never shown: fmt under every verb, log/slog and encoding/json or xml print
+// "[redacted]", or nothing when it is unset (the zero Secret). The value sits
+// behind a pointer, so that even where fmt cannot call its methods (inside an
+// unexported field) it prints an address, never the value: configurations
+// holding Secrets print whole. Secrets do not compare with ==; reflect.DeepEqual
+// compares their values.
 type Secret struct {
 	_     [0]func() // not comparable: see above
 	value *string
@@ -57,8 +48,7 @@ func (s Secret) shown() string {
 	return redacted
 }
 
-// Format implements [fmt.Formatter]: every verb prints "[redacted]", quoted
-// under %q and %#v, or nothing for an unset Secret.
+// Format implements [fmt.Formatter], quoting "[redacted]" under %q and %#v.
 func (s Secret) Format(f fmt.State, verb rune) {
 	text := s.shown()
 	if verb == 'q' || (verb == 'v' && f.Flag('#')) {
@@ -67,13 +57,10 @@ func (s Secret) Format(f fmt.State, verb rune) {
 	fmt.Fprint(f, text)
 }
 
-// LogValue implements [slog.LogValuer], for handlers that would otherwise
-// inspect the value.
+// LogValue implements [slog.LogValuer].
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.shown()) }
 
-// MarshalText implements [encoding.TextMarshaler], which encoding/json,
-// encoding/xml and slog's text handler use: it returns "[redacted]", or
-// nothing when s is unset.
+// MarshalText implements [encoding.TextMarshaler].
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.shown()), nil }
 
 // description is how the backends print themselves: a struct of what may be

@@ -14,17 +14,15 @@ type server interface {
 }
 
 // Handler returns what a program must serve for s's URLs to work: a handler
-// and the pattern to mount it at in an [http.ServeMux], the path of the
-// objects' URLs (e.g. "/static/media/"). It returns a nil handler for a
-// Storage whose objects are served elsewhere, as S3's are, so that a program
-// serves whatever [FromEnv] gave it with
+// and the [http.ServeMux] pattern to mount it at, or a nil handler when s's
+// objects are served elsewhere, as S3's are:
 //
 //	if pattern, h := storage.Handler(s); h != nil {
 //		mux.Handle(pattern, h)
 //	}
 //
-// A Storage of another package needs serving when it has the methods
-// Handler() http.Handler and BaseURL() string, as [*Local] does.
+// A Storage of another package is served when it has the methods Handler()
+// http.Handler and BaseURL() string, as [*Local] does.
 func Handler(s Storage) (pattern string, h http.Handler) {
 	srv, ok := s.(server)
 	if !ok {

@@ -1,11 +1,7 @@
 // Package storage stores the files that users upload (event logos, speaker
 // photos, slides, videos, exports) in Amazon S3 or, as a fallback, on the local
-// disk, behind one small interface.
-//
-// Programs usually call [FromEnv] once at startup and use the [Storage] it
-// returns. Every backend reports a missing object with an error for which
-// errors.Is(err, fs.ErrNotExist) is true, refused access with fs.ErrPermission,
-// and a bad key with [ErrInvalidKey] before doing any I/O.
+// disk, behind one small interface, [Storage]. Programs usually call [FromEnv]
+// once at startup and use the Storage it returns.
 package storage
 
 import (
@@ -25,68 +21,55 @@ import (
 )
 
 // Storage stores objects (uploaded files) under slash-separated keys such as
-// "events/42/speakers/7/photo.png". All methods are safe for concurrent use.
+// "events/42/speakers/7/photo.png". Its methods are safe for concurrent use.
 //
-// The contract below binds every implementation; the conformance suite,
-// [github.com/orga-server/storage/storagetest.Run], checks it. Every error
-// is an [*OpError] naming the method's operation and the key or prefix it
-// was given. Keys and prefixes are checked before any I/O ([ValidateKey],
-// [ValidatePrefix]): a bad one fails with an error wrapping [ErrInvalidKey].
-// A missing object fails with one matching fs.ErrNotExist, refused access
-// with fs.ErrPermission, a bad option with fs.ErrInvalid, and a done context
-// with the context's error. A nil options pointer means the zero options.
+// Every implementation keeps this contract, which
+// [github.com/orga-server/storage/storagetest.Run] checks: each error is an
+// [*OpError]; a key or prefix is checked before any I/O ([ValidateKey],
+// [ValidatePrefix]) and a bad one fails with [ErrInvalidKey]; a missing object
+// fails with fs.ErrNotExist, refused access with fs.ErrPermission, a bad option
+// with fs.ErrInvalid, a done context with its error. Nil options are the zero
+// options.
 type Storage interface {
-	// Put stores r under key, replacing any object there. Readers see the
-	// old object or the new one whole, never a part, and a failed or
-	// cancelled Put leaves the old one. r is streamed, never read whole into
-	// memory. An implementation starts with [PreparePut], which validates
-	// the key and options and resolves the content type, so that every
-	// backend keeps the same objects.
+	// Put stores r under key, streamed, replacing any object there: readers
+	// see the old object or the new one whole, and a failed Put leaves the
+	// old one. Implementations start with [PreparePut].
 	Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error)
-	// Get opens the object under key.
 	Get(ctx context.Context, key string) (*Reader, error)
-	// GetRange opens length bytes starting at offset; length < 0 reads to
-	// the end; a range past the end yields what exists (possibly nothing),
-	// not an error. A negative offset fails with fs.ErrInvalid.
+	// GetRange opens length bytes from offset, to the end when length < 0; a
+	// range past the end yields what exists. A negative offset is invalid.
 	GetRange(ctx context.Context, key string, offset, length int64) (*Reader, error)
-	// Stat describes the object under key.
 	Stat(ctx context.Context, key string) (Info, error)
-	// Delete removes the object under key; deleting a missing key is not an
-	// error.
+	// Delete removes the object under key; a missing one is no error.
 	Delete(ctx context.Context, key string) error
-	// List yields the objects whose keys start with prefix, in byte order of
-	// key; "" lists all. With opts.Delimiter set (usually "/"), keys
-	// containing the delimiter after the prefix are grouped into one entry
-	// whose Key ends with the delimiter and whose IsDir is true. An object's
-	// Info holds its Key, Size, ETag and ModTime only, as S3 lists them;
-	// Stat reads the rest. An error ends the sequence.
+	// List yields the objects under prefix ("" for all) in byte order of
+	// key, their Info with at least Key, Size, ETag and ModTime (Stat has
+	// the rest). With opts.Delimiter (usually "/"), keys holding it after the
+	// prefix are grouped into one IsDir entry ending with it. An error ends
+	// the sequence.
 	List(ctx context.Context, prefix string, opts *ListOptions) iter.Seq2[Info, error]
-	// Copy copies src to dst inside the same storage, with its attributes,
-	// server-side where the backend can. The error names the key at fault.
+	// Copy copies src to dst with its attributes, on the server where it
+	// can. The error names the key at fault.
 	Copy(ctx context.Context, dst, src string) (Info, error)
-	// URL returns the object's public URL. It does no I/O.
+	// URL returns the object's public URL, without I/O.
 	URL(key string) (string, error)
-	// SignedURL returns a URL granting time-limited access to one object.
-	// Options are checked with [SignOptions.Validate].
+	// SignedURL returns a URL granting access to one object until it
+	// expires (see [SignOptions]).
 	SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error)
-	// SignedPost returns a form with which a browser uploads one object
-	// under key (or, with opts.KeyPrefix, under any valid key starting with
-	// key) within opts' bounds until it expires. Key and options are
-	// checked with [ValidatePost] before any I/O. A post the form does not allow
-	// (too large or too small, another key or content type, expired)
-	// is refused with a 4xx status and stores nothing; a successful one is
-	// answered 204. The form's fields carry no secret. A backend that serves
-	// no HTTP fails with an error wrapping errors.ErrUnsupported.
+	// SignedPost returns a form, with no secret in it, through which a
+	// browser uploads one object under key (or under key as a prefix) within
+	// opts' bounds; checked first with [ValidatePost]. A post outside them is
+	// refused (4xx) and stores nothing; a successful one gets 204. A backend
+	// serving no HTTP fails with errors.ErrUnsupported.
 	SignedPost(ctx context.Context, key string, opts *PostOptions) (PostForm, error)
-	// Close releases what the Storage holds (open files, idle connections).
-	// Calls after Close may fail.
+	// Close releases what the Storage holds; later calls may fail.
 	Close() error
 }
 
-// PrefixDeleter is implemented by a Storage that deletes every object under
-// a prefix faster than key by key. [DeletePrefix] calls it once it has
-// checked the prefix (never empty, always valid), as [fs.ReadFile] calls
-// [fs.ReadFileFS]; it returns how many objects it deleted, even on error.
+// PrefixDeleter is implemented by a Storage that deletes every object under a
+// prefix faster than key by key. [DeletePrefix] calls it with a checked,
+// non-empty prefix, as [fs.ReadFile] calls [fs.ReadFileFS]; it returns how
+// many objects it deleted, even on error.
 type PrefixDeleter interface {
 	Storage
 	DeletePrefix(ctx context.Context, prefix string) (deleted int, err error)
@@ -99,106 +82,86 @@ type Info struct {
 	ContentType        string
 	ContentDisposition string
 	CacheControl       string
-	// ETag is quoted, as in an HTTP ETag header. It tells versions of one
-	// object apart: it changes when the content does. Local's is the
-	// hex MD5 of the content, and so is S3's for an object uploaded in one
-	// request; S3's for a multipart upload is the MD5 of its parts' MD5s
-	// followed by "-" and the number of parts, and under SSE-KMS no MD5 at
-	// all. Files that Local did not
-	// write itself (copied in by hand) get one made of their time and size.
+	// ETag, quoted, changes when the content does. It is the hex MD5 of the
+	// content on Local and, on S3, for an object uploaded in one request
+	// without SSE-KMS; a multipart upload's is the MD5 of its parts' MD5s,
+	// "-" and their count. A file copied into Local by hand gets one of its
+	// time and size.
 	ETag     string
 	ModTime  time.Time
-	Metadata map[string]string // user metadata; names are lower-case
-	IsDir    bool              // a grouped prefix in a delimited listing
+	Metadata map[string]string // names in lower case
+	IsDir    bool              // a grouped prefix
 
-	// Private reports an object stored with PutOptions.Private or through
-	// a SignedURL with SignOptions.Private, which its plain URL does not
-	// serve. Local keeps it with the object. S3 always reports false: who
-	// may read an object there is the business of its ACL and the bucket
-	// policy, which Stat does not read.
+	// Private reports an object stored private (PutOptions.Private). S3
+	// knows it only when S3Config.ACL is set, from the object's ACL, which
+	// Stat reads; otherwise access is the bucket policy's business, and S3
+	// reports false.
 	Private bool
 }
 
-// PutOptions holds the optional attributes of an object. A nil *PutOptions is
-// the same as a zero one. Put refuses with [fs.ErrInvalid] any attribute that
-// S3 would refuse or hand back changed, so that every backend keeps the same
-// objects: ContentType must be one media type, and ContentDisposition and
-// CacheControl printable ASCII with no space at either end (a file name that
-// is not ASCII goes in filename*, as [mime.FormatMediaType] writes it); the
-// three together at most 1.5 KiB.
+// PutOptions holds an object's optional attributes. Put refuses with
+// [fs.ErrInvalid] what S3 would refuse or change, so that every backend keeps
+// the same objects: a ContentType that is not one media type, a
+// ContentDisposition or CacheControl that is not printable ASCII without
+// spaces at either end (a non-ASCII file name goes in filename*), the three
+// over 1.5 KiB together.
 type PutOptions struct {
-	ContentType        string // "" = from the key's extension, else sniffed from the first 512 bytes
+	ContentType        string // "" = from the key's extension, else sniffed
 	ContentDisposition string
 	CacheControl       string
-	// Metadata names are letters, digits and -_., stored lower-case; values
-	// are UTF-8 text without control characters or spaces at either end.
-	// Metadata must fit S3's 2 KiB as MinIO counts it: x-amz-meta-, the name
-	// and the value for each entry, values that are not ASCII encoded as
-	// RFC 2047 words, as S3 takes them.
+	// Metadata names are letters, digits and -_. (kept in lower case),
+	// values UTF-8 text without control characters or spaces at either
+	// end, all within S3's 2 KiB.
 	Metadata map[string]string
-
-	// Private keeps the object from being served by its plain URL. Local's
-	// Handler then serves it only through a SignedURL; S3, when S3Config.ACL
-	// is set, sends the "private" canned ACL in its place (with none set,
-	// objects get the bucket's default; a bucket policy may still make the
-	// object public).
+	// Private keeps the object from its plain URL: Local serves it to
+	// signed URLs only; S3 sends the "private" ACL in place of S3Config.ACL,
+	// or nothing when that is unset.
 	Private bool
 }
 
-// ListOptions controls List. A nil *ListOptions lists every key under the prefix.
+// ListOptions controls List.
 type ListOptions struct{ Delimiter string }
 
-// SignOptions controls SignedURL. A nil *SignOptions signs a GET for 15 minutes.
+// SignOptions controls SignedURL. The zero value signs a GET for 15 minutes.
+// Options that do not apply to the method are ignored.
 type SignOptions struct {
-	Method  string        // http.MethodGet (default) or http.MethodPut
-	Expires time.Duration // 0 = 15 minutes; more than 7 days is an error
+	Method  string        // http.MethodGet (default; HEAD too) or http.MethodPut
+	Expires time.Duration // 0 = 15 minutes; at most 7 days
 
-	// ContentType, for a PUT, is signed into the URL: the upload must then
-	// send exactly this Content-Type header, and the object gets it.
-	ContentType string
-
-	// Private, for a PUT, stores the upload as PutOptions.Private does. On
-	// Local it is signed into the URL, and the object is then served only
-	// through SignedURL; without it, the upload is public. On S3, where an
-	// upload through a signed URL sends no ACL and so gets the bucket's
-	// default access (private unless a bucket policy says otherwise), it
-	// changes nothing. A GET ignores it.
-	Private bool
-
-	// PUT only. ContentLength > 0 signs the exact size: an upload of any other
-	// length is refused and stores nothing. ContentMD5 (base64 of the 16-byte MD5,
-	// as in the Content-MD5 header) signs the content: the upload must carry that
-	// header and a body that does not match it stores nothing.
+	// PUT only: each one set is signed, and an upload breaking it is
+	// refused and stores nothing. ContentType must then be the upload's
+	// Content-Type (else any, binary/octet-stream when none); ContentLength
+	// its exact size; ContentMD5 (base64, as in the header) sent as
+	// Content-MD5 and matching the body. Private stores the object private
+	// (on S3, where signed uploads send no ACL, it changes nothing).
+	ContentType   string
 	ContentLength int64
 	ContentMD5    string
+	Private       bool
 
-	// GET only: the Content-Disposition and Content-Type of the response, e.g.
-	// `attachment; filename="Slides day 1.pdf"`; the stored object is unchanged.
-	// Local's Handler still applies its safe-serving rules to them.
+	// GET only: the response's Content-Disposition and Content-Type, e.g.
+	// `attachment; filename="Slides day 1.pdf"`, under Local's safe-serving
+	// rules still.
 	ResponseContentDisposition string
 	ResponseContentType        string
 }
 
-// Reader streams an object's bytes; Info describes the whole object, even when
-// the Reader streams only a range of it. Close must be called; it may be
-// called from another goroutine to stop a Read.
-//
-// Cancelling the context given to Get makes Read fail with the context's
-// error, on S3 possibly after bytes already received.
+// Reader streams an object's bytes; Info describes the whole object, also for
+// a range. Close must be called, and may be called from another goroutine to
+// stop a Read. Once Get's context is done, Read fails with its error.
 type Reader struct {
 	body   io.ReadCloser
 	info   Info
 	closed atomic.Bool
 }
 
-// NewReader returns a Reader streaming body, for an object that info
-// describes. It is how a backend written outside this package answers Get
-// and GetRange; the Reader's Close closes body, once.
+// NewReader returns a Reader of body, which info describes, for backends written
+// elsewhere. Close closes body once.
 func NewReader(body io.ReadCloser, info Info) *Reader {
 	return &Reader{body: body, info: info}
 }
 
-// Read reads the object's bytes. After Close it returns [fs.ErrClosed].
+// Read reads the object's bytes, or fails with [fs.ErrClosed] after Close.
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.closed.Load() {
 		return 0, fs.ErrClosed
@@ -206,8 +169,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return r.body.Read(p)
 }
 
-// Close releases the Reader's file or connection. Closing it again returns
-// [fs.ErrClosed].
+// Close releases the file or connection; again, it returns [fs.ErrClosed].
 func (r *Reader) Close() error {
 	if r.closed.Swap(true) {
 		return fs.ErrClosed
@@ -218,8 +180,8 @@ func (r *Reader) Close() error {
 // Info describes the whole object.
 func (r *Reader) Info() Info { return r.info }
 
-// ErrInvalidKey is wrapped by every error that reports a key breaking the key
-// rules (see [ValidateKey]). Such errors also match fs.ErrInvalid.
+// ErrInvalidKey is wrapped by errors reporting a key that breaks the rules (see
+// [ValidateKey]). They also match fs.ErrInvalid.
 var ErrInvalidKey error = invalidKey{}
 
 type invalidKey struct{}
@@ -236,21 +198,18 @@ type noObject struct{}
 func (noObject) Error() string        { return "object does not exist" }
 func (noObject) Is(target error) bool { return target == fs.ErrNotExist }
 
-// MaxKeyLen is the longest key, in bytes, that S3 accepts and so every backend.
+// MaxKeyLen is the longest key in bytes, S3's limit.
 const MaxKeyLen = 1024
 
-// MaxSegmentLen is the longest segment of a key (the text between slashes),
-// in bytes: what a file name holds on common file systems, and what MinIO
-// accepts. AWS itself takes longer ones, but a key that one backend cannot
-// store would make moving objects between them fail half-way.
+// MaxSegmentLen is the longest segment of a key (between slashes), in bytes:
+// what file systems and MinIO hold. AWS takes longer ones, but then a move
+// between backends would fail half-way.
 const MaxSegmentLen = 255
 
-// ValidateKey reports whether key may name an object: valid UTF-8, 1 to
-// MaxKeyLen bytes, no control characters and no backslash, not starting or
-// ending with "/", and no empty, "." or ".." segments nor any longer than
-// MaxSegmentLen bytes. Every Storage in this package checks it before any
-// I/O; a backend written elsewhere should too. The error wraps
-// [ErrInvalidKey] and says which rule the key breaks.
+// ValidateKey reports whether key may name an object: valid UTF-8 of 1 to
+// MaxKeyLen bytes without control characters or backslash, not starting or
+// ending with "/", with no empty, ".", ".." or over-long segment. The error
+// wraps [ErrInvalidKey] and names the rule broken.
 func ValidateKey(key string) error {
 	if reason := keyProblem(key); reason != "" {
 		return fmt.Errorf("%w: %s", ErrInvalidKey, reason)
@@ -314,11 +273,9 @@ func segmentProblem(seg string) string {
 	return ""
 }
 
-// ValidatePrefix reports whether prefix may start a List or DeletePrefix
-// prefix. A prefix is a key cut short anywhere, so it is valid when some key
-// starts with it: appending one letter must make a valid key ("a/" and "a/."
-// pass, "a//" and "../" do not), and "" is valid. The error wraps
-// [ErrInvalidKey].
+// ValidatePrefix reports whether prefix may start a List or DeletePrefix: a
+// valid key cut short anywhere, or "" ("a/" passes, "a//" does not). The error
+// wraps [ErrInvalidKey].
 func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
@@ -338,19 +295,11 @@ func ValidatePrefix(prefix string) error {
 	return nil
 }
 
-// OpError records a failed operation and the key it was given, the way
-// [fs.PathError] does for a path, so that every message reads
-// `storage: put "events/1/logo.png": …`. Every error a Storage in this
-// package returns for one key is an *OpError; errors.Is sees through it to
-// fs.ErrNotExist, fs.ErrPermission, fs.ErrInvalid or [ErrInvalidKey].
-// Backends written elsewhere should return it too:
-// [github.com/orga-server/storage/storagetest.Run]
-// checks that they do.
+// OpError records a failed operation on a key, as [fs.PathError] does for a
+// path: `storage: put "events/1/logo.png": …`. Every Storage returns it, and
+// errors.Is sees through it.
 type OpError struct {
-	// Op is the operation, as the method is named in lower case, words
-	// apart: "put", "get", "get range", "stat", "delete", "list", "copy",
-	// "url", "sign", "delete prefix".
-	Op  string
+	Op  string // the method in lower case, words apart: "put", "get range"…
 	Key string // the key or prefix given; for Copy, the one at fault
 	Err error
 }
@@ -375,8 +324,8 @@ func wrapErr(op, key string, err error) error {
 	return &OpError{Op: op, Key: key, Err: err}
 }
 
-// Exists reports whether an object is stored under key. A missing object is
-// (false, nil); any other failure, an invalid key included, is returned.
+// Exists reports whether an object is stored under key; only other failures
+// are errors.
 func Exists(ctx context.Context, s Storage, key string) (bool, error) {
 	_, err := s.Stat(ctx, key)
 	switch {
@@ -388,13 +337,11 @@ func Exists(ctx context.Context, s Storage, key string) (bool, error) {
 	return false, err
 }
 
-// DeletePrefix deletes every object whose key starts with prefix and returns
-// how many it deleted. The prefix matches bytes, not segments: "events/4"
-// also matches "events/42/logo.png"; end it with "/" to delete a folder. An
-// empty prefix is refused with [ErrInvalidKey], so that no typo can empty a
-// whole bucket. On error, deleted counts the objects removed before it. A
-// Storage that is a [PrefixDeleter] does the work; any other is listed and
-// deleted key by key.
+// DeletePrefix deletes every object whose key starts with prefix, byte-wise
+// ("events/4" matches "events/42/logo.png"; end it with "/" for a folder), and
+// returns how many it deleted, also on error. An empty prefix fails with
+// [ErrInvalidKey], so that no typo empties a bucket. A [PrefixDeleter] does the
+// work; any other Storage is listed and deleted key by key.
 func DeletePrefix(ctx context.Context, s Storage, prefix string) (deleted int, err error) {
 	if err := checkDeletePrefix(prefix); err != nil {
 		return 0, wrapErr("delete prefix", prefix, err)
@@ -437,10 +384,8 @@ func checkPut(key string, opts *PutOptions) (*PutOptions, error) {
 	return opts, nil
 }
 
-// Validate reports whether Put accepts the options, as documented on
-// [PutOptions]; a nil *PutOptions is valid. The error wraps fs.ErrInvalid.
-// Every Storage in this package checks it before reading the body; a backend
-// written elsewhere should too, so that every backend keeps the same objects.
+// Validate reports whether Put accepts opts (see [PutOptions]), with an error
+// wrapping fs.ErrInvalid. Nil is valid.
 func (opts *PutOptions) Validate() error {
 	if opts == nil {
 		return nil

@@ -29,33 +29,30 @@ type SyncOptions struct {
 	Progress    func(SyncProgress) // called often enough to drive a progress bar
 }
 
-// SyncResult reports what Sync did, or with SyncOptions.DryRun would do.
+// SyncResult reports what Sync did, or would do with DryRun.
 type SyncResult struct {
 	Copied, Skipped, Deleted int         // objects
 	Bytes                    int64       // bytes copied
 	Failed                   []SyncError // per-key failures; Sync returns an error when not empty
 }
 
-// SyncProgress is a snapshot of a running Sync, for a progress bar. Sync
-// lists src while it copies, so that the totals grow until Listing is false.
+// SyncProgress is a snapshot of a running Sync, for a progress bar. The
+// totals grow while Listing is true.
 type SyncProgress struct {
 	Listed      int   // objects found in src so far
 	ListedBytes int64 // their total size
-	Listing     bool  // src is still being listed: Listed and ListedBytes may grow
+	Listing     bool  // src is still being listed
 
 	Copied, Skipped, Deleted, Failed int
-	// Bytes counts the bytes copied so far, those of objects still in
-	// flight included.
-	Bytes   int64
-	Elapsed time.Duration
+	Bytes                            int64 // copied so far, in-flight objects included
+	Elapsed                          time.Duration
 }
 
 // Done returns how many of the objects listed so far are dealt with.
 func (p SyncProgress) Done() int { return p.Copied + p.Skipped + p.Failed }
 
-// SyncError is the failure of Sync on one key. Its message names the key
-// and the side, as in `storage: sync "events/1/logo.png": put to
-// s3://media: …`; Err is the error of the storage.
+// SyncError is Sync's failure on one key, naming the key and the side:
+// `storage: sync "events/1/logo.png": put to s3://media: …`.
 type SyncError struct {
 	Key string
 	Op  string // what failed and on which side: "get from local:/srv/media", "put to s3://media"…
@@ -109,49 +106,22 @@ const (
 // attributes, copying only what differs, and returns what it did. It can be run again
 // after any failure or interruption and picks up where it stopped.
 //
-// Two objects hold the same content when their sizes and their checksums
-// agree. The checksum is the MD5 that both Local and S3 give as the ETag of
-// an object (of one uploaded to S3 in one request; see [Info]), so that
-// neither side is read. Where one side's ETag is of another kind (a
-// multipart upload to S3, a file copied into Local by hand) and the other
-// side is a [Local], Sync hashes the Local copy, from local disk, the way the
-// other side's ETag is made; otherwise it copies the object again. Under
-// SSE-KMS (S3Config.ServerSideEncryption "aws:kms") S3's ETags are no
-// MD5, so Sync copies such objects again on every run. Objects
-// with the same content are then compared by their content type,
-// disposition, cache control, metadata and, where both sides can tell,
-// Private (S3 can only when S3Config.ACL is set): an object that differs in
-// them only is copied again, so that it gets them. Modification times are
-// not kept: every backend sets its own.
+// Objects are the same when their sizes, MD5 ETags (see [Info]; a [Local]
+// side is hashed to match a multipart one) and attributes agree, Private where
+// both sides tell it; objects without comparable checksums, such as SSE-KMS
+// ones, are copied every run. Each copy is one streamed Get and Put, so that dst
+// holds the old object or the new one whole whatever happens; a killed Sync's
+// multipart upload is aborted by the next Sync on the same machine and account.
+// Keys that fail, such as those dst cannot store, are reported in Failed (up to
+// 1,000) and the rest synced, and Sync returns an error; a failed listing stops
+// it. With opts.Delete, dst objects under prefix that src lacks are deleted,
+// once src was listed whole without error; nothing else ever is.
 //
-// Each object is copied with one Get and one Put, streamed, so that dst
-// holds the old object or the new one whole at every moment: a Sync that
-// fails, is cancelled or killed leaves no part of an object. A Sync killed
-// while it uploads an object over 8 MiB to S3 leaves that multipart upload
-// open, its parts stored; the next Sync to the bucket from the same user
-// account on the same machine aborts it first, and only such uploads:
-// never those of a Sync still running, nor of any other client (see the
-// README for how, and for the lifecycle rule that covers the rest). Keys
-// that dst cannot store, or that fail for any other reason, are reported in
-// Failed (at most 1,000; the error counts them all) and the others are
-// synced; Sync then returns an error. A failure to list either side stops
-// Sync and is returned.
-//
-// With opts.Delete, objects under prefix in dst that src lacks are deleted,
-// but only once src has been listed to its end without error: a listing
-// that fails or is cut short deletes nothing. Nothing outside prefix is
-// ever deleted, and without Delete nothing in dst is.
-//
-// Sync lists both sides at once, in key order, and merges the listings, so
-// that memory does not grow with the number of objects: it holds the
-// listings' pages, opts.Concurrency objects being copied (each with the
-// buffer its Put takes: 256 KiB, or for S3 objects over 8 MiB, at most two
-// at a time, up to 40 MiB), up to 64 objects being compared (a Stat or a
-// HEAD each, no buffer: comparing is cheaper than copying, so that more
-// comparisons than copies are in flight, as rclone runs more checkers than
-// transfers), and, with Delete, up to 4,096 keys to delete, the rest
-// spooled to a temporary file. opts.Progress is called from one
-// goroutine at a time, every 100 ms and once at the end.
+// Memory stays bounded whatever the number of objects: Sync merges the two
+// listings page by page, holds opts.Concurrency copies (256 KiB each; those of
+// objects over 8 MiB to S3, 40 MiB each, two at a time) and 64 comparisons,
+// and spools keys to delete beyond 4,096 to a temporary file. opts.Progress is
+// called from one goroutine at a time, every 100 ms and at the end.
 func Sync(ctx context.Context, dst, src Storage, prefix string, opts *SyncOptions) (SyncResult, error) {
 	if err := ValidatePrefix(prefix); err != nil {
 		return SyncResult{}, wrapErr("sync", prefix, err)
@@ -188,6 +158,9 @@ type syncBackend interface {
 	// syncPrivate reports whether key is stored as PutOptions.Private
 	// does; known is false where the backend cannot tell.
 	syncPrivate(ctx context.Context, key string) (private, known bool, err error)
+	// syncStatsPrivate reports whether Stat's Info.Private is known, so
+	// that a Stat answers syncPrivate too.
+	syncStatsPrivate() bool
 	// syncMD5ETags reports whether an ETag that looks like an MD5 is the
 	// MD5 of the content: not so under SSE-KMS on S3.
 	syncMD5ETags() bool
@@ -533,27 +506,18 @@ func (s *syncer) same(ctx context.Context, src, dst Info) (same bool, op string,
 	if !sameAttributes(srcInfo, dstInfo) {
 		return false, "", nil
 	}
-	srcPrivate, srcKnown, err := s.privacy(ctx, s.src, srcInfo, s.srcWhole)
-	if err != nil {
-		return false, "read the ACL on " + s.srcName, err
-	}
-	if !srcKnown {
-		return true, "", nil
-	}
-	dstPrivate, dstKnown, err := s.privacy(ctx, s.dst, dstInfo, s.dstWhole)
-	if err != nil {
-		return false, "read the ACL on " + s.dstName, err
-	}
-	return !dstKnown || srcPrivate == dstPrivate, "", nil
+	srcPrivate, srcKnown := privacyIn(s.src, srcInfo)
+	dstPrivate, dstKnown := privacyIn(s.dst, dstInfo)
+	return !srcKnown || !dstKnown || srcPrivate == dstPrivate, "", nil
 }
 
-// privacy is the package's privacy, from info where it came whole from a
-// listing of st.
-func (s *syncer) privacy(ctx context.Context, st Storage, info Info, whole bool) (private, known bool, err error) {
-	if whole {
-		return info.Private, true, nil
+// privacyIn is what Sync knows of info's Private, info having come from a
+// listing of st that gives attributes (whole) or from its Stat.
+func privacyIn(st Storage, info Info) (private, known bool) {
+	if b, ok := st.(syncBackend); ok && b.syncStatsPrivate() {
+		return info.Private, true
 	}
-	return privacy(ctx, st, info.Key)
+	return false, false
 }
 
 // sameAttributes compares what Put takes, as Put stores it.
