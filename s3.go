@@ -505,6 +505,7 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 			return Info{}, s.translate(ctx, err, "s3:PutObject")
 		}
 		etag, result = out.ETag, out.ResultMetadata
+		noteETag(ctx, md5Encryption(out.ServerSideEncryption, out.SSECustomerAlgorithm))
 	} else {
 		out, err := c.uploader.UploadObject(ctx, &transfermanager.UploadObjectInput{
 			Bucket:               aws.String(s.bucket),
@@ -526,6 +527,7 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 			return Info{}, err
 		}
 		etag, result = out.ETag, out.ResultMetadata
+		noteETag(ctx, md5Encryption(types.ServerSideEncryption(out.ServerSideEncryption), out.SSECustomerAlgorithm))
 	}
 	stored = true
 	return Info{

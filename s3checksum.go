@@ -20,12 +20,7 @@ func newMD5() hash.Hash { return md5.New() }
 // or with SSE-S3, but not of multipart uploads ("…-3") or of objects
 // encrypted with SSE-KMS or SSE-C.
 func plainMD5(out *s3.GetObjectOutput) ([]byte, bool) {
-	switch out.ServerSideEncryption {
-	case "", types.ServerSideEncryptionAes256:
-	default:
-		return nil, false
-	}
-	if out.SSECustomerAlgorithm != nil || out.ETag == nil {
+	if !md5Encryption(out.ServerSideEncryption, out.SSECustomerAlgorithm) || out.ETag == nil {
 		return nil, false
 	}
 	etag := strings.Trim(*out.ETag, `"`)
@@ -66,3 +61,10 @@ func (v *verifyingBody) Read(p []byte) (int, error) {
 }
 
 func (v *verifyingBody) Close() error { return v.body.Close() }
+
+// md5Encryption reports whether S3 makes the ETags of objects stored with
+// this encryption, as its answers name it, of their content's MD5: so plain
+// or with SSE-S3, not with SSE-KMS or SSE-C.
+func md5Encryption(sse types.ServerSideEncryption, customerAlgorithm *string) bool {
+	return (sse == "" || sse == types.ServerSideEncryptionAes256) && customerAlgorithm == nil
+}

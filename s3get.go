@@ -69,6 +69,7 @@ func (s *S3) get(ctx context.Context, key string, offset, length int64) (*Reader
 		}
 		return nil, s.translate(ctx, err, "s3:GetObject")
 	}
+	noteETag(ctx, md5Encryption(out.ServerSideEncryption, out.SSECustomerAlgorithm))
 	info := Info{
 		Key:                key,
 		Size:               aws.ToInt64(out.ContentLength),

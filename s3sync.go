@@ -9,8 +9,9 @@ var _ syncBackend = (*S3)(nil)
 
 func (s *S3) syncName() string { return "s3://" + s.bucket }
 
-// syncMD5ETags is false under SSE-KMS, where S3 makes an object's ETag of
-// something other than its content's MD5.
+// syncMD5ETags is false under the SSE-KMS configured, where S3 makes an
+// object's ETag of something other than its content's MD5; a bucket's
+// default encryption shows only in the answers about an object (etagNote).
 func (s *S3) syncMD5ETags() bool { return !strings.HasPrefix(s.sse, "aws:kms") }
 
 func (s *S3) syncLocal() bool { return false }

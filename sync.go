@@ -170,13 +170,38 @@ type syncBackend interface {
 }
 
 // etagKindIn is etagKind for an ETag given by s, where an ETag that looks
-// like an MD5 may be none (see syncBackend).
-func etagKindIn(s Storage, etag string) int {
+// like an MD5 may be none (see syncBackend), and is none where s said so in
+// note, that of the Get or Put that answered it (nil for a listing's).
+func etagKindIn(s Storage, etag string, note *etagNote) int {
 	kind := etagKind(etag)
-	if b, ok := s.(syncBackend); ok && kind == md5ETag && !b.syncMD5ETags() {
+	if kind != md5ETag {
+		return kind
+	}
+	if b, ok := s.(syncBackend); ok && !b.syncMD5ETags() || note != nil && note.notMD5.Load() {
 		return otherETag
 	}
 	return kind
+}
+
+// etagNote, in the context of copyObject's Get and Put, is where a backend
+// marks an answer whose ETag looks like an MD5 but is none, which only the
+// answer tells: S3's for an object the bucket encrypts with SSE-KMS by
+// default, unasked.
+type etagNote struct{ notMD5 atomic.Bool }
+
+type etagNoteKey struct{}
+
+func withETagNote(ctx context.Context) (context.Context, *etagNote) {
+	note := new(etagNote)
+	return context.WithValue(ctx, etagNoteKey{}, note), note
+}
+
+// noteETag marks the etagNote ctx carries, if any, when the ETag answered
+// is no MD5.
+func noteETag(ctx context.Context, isMD5 bool) {
+	if note, ok := ctx.Value(etagNoteKey{}).(*etagNote); ok && !isMD5 {
+		note.notMD5.Store(true)
+	}
 }
 
 // syncList lists s for Sync. A *Local's listing gives each Info whole,
@@ -416,7 +441,8 @@ func (s *syncer) syncObject(ctx context.Context, job syncJob) (copied bool, op s
 
 // copyObject copies key from src to dst with its attributes, streamed.
 func (s *syncer) copyObject(ctx context.Context, key string) (copied bool, op string, err error) {
-	r, err := s.src.Get(ctx, key)
+	getCtx, got := withETagNote(ctx)
+	r, err := s.src.Get(getCtx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Deleted from src since it was listed: there is nothing to copy,
 		// and not copying it is what a Sync a moment later would do.
@@ -431,7 +457,8 @@ func (s *syncer) copyObject(ctx context.Context, key string) (copied bool, op st
 	if err != nil {
 		return false, "read the ACL on " + s.srcName, err
 	}
-	put, err := s.dst.Put(ctx, key, &progressReader{r: r, n: &s.bytes}, &PutOptions{
+	putCtx, stored := withETagNote(ctx)
+	put, err := s.dst.Put(putCtx, key, &progressReader{r: r, n: &s.bytes}, &PutOptions{
 		ContentType:        info.ContentType,
 		ContentDisposition: info.ContentDisposition,
 		CacheControl:       info.CacheControl,
@@ -445,7 +472,7 @@ func (s *syncer) copyObject(ctx context.Context, key string) (copied bool, op st
 		}
 		return false, "put to " + s.dstName, err
 	}
-	if etagKindIn(s.src, info.ETag) == md5ETag && etagKindIn(s.dst, put.ETag) == md5ETag && info.ETag != put.ETag {
+	if etagKindIn(s.src, info.ETag, got) == md5ETag && etagKindIn(s.dst, put.ETag, stored) == md5ETag && info.ETag != put.ETag {
 		return false, "put to " + s.dstName, fmt.Errorf("data corrupted: the copy's MD5 %s differs from the source's %s", put.ETag, info.ETag)
 	}
 	s.copiedBytes.Add(put.Size)
@@ -533,7 +560,7 @@ func (s *syncer) sameContent(ctx context.Context, src, dst Info) (same bool, op 
 	if src.Size != dst.Size {
 		return false, "", nil
 	}
-	srcKind, dstKind := etagKindIn(s.src, src.ETag), etagKindIn(s.dst, dst.ETag)
+	srcKind, dstKind := etagKindIn(s.src, src.ETag, nil), etagKindIn(s.dst, dst.ETag, nil)
 	if srcKind != otherETag && srcKind == dstKind {
 		// Equal multipart ETags mean equal parts: the same content.
 		// Different ones may be the same content cut into other parts;

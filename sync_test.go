@@ -11,6 +11,8 @@ import (
 	"iter"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -529,6 +531,32 @@ func (r renamed) Stat(ctx context.Context, key string) (storage.Info, error) {
 		key = r.from
 	}
 	return r.Storage.Stat(ctx, key)
+}
+
+// TestSyncCorruptedSource syncs a file whose bytes no longer hash to the
+// MD5 that Local stored with it, as after a bit flip on disk: the copy's
+// MD5 tells, and Sync reports the key and syncs the rest.
+func TestSyncCorruptedSource(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newLocal(t), newLocal(t)
+	for _, key := range []string{"m/a.txt", "m/b.txt"} {
+		_, err := src.Put(ctx, key, strings.NewReader("hello, world"), nil)
+		require.NoError(t, err)
+	}
+	f, err := os.OpenFile(filepath.Join(src.Dir(), "m", "a.txt"), os.O_RDWR, 0)
+	require.NoError(t, err)
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("W"), fi.Size()-int64(len("world"))) // the object's bytes end the file
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	res, err := storage.Sync(ctx, dst, src, "m/", nil)
+	require.Error(t, err)
+	require.Len(t, res.Failed, 1)
+	assert.Equal(t, "m/a.txt", res.Failed[0].Key)
+	assert.Contains(t, res.Failed[0].Error(), "data corrupted")
+	assert.Equal(t, 1, res.Copied, "the rest is synced")
 }
 
 // TestSyncKeyDstCannotStore syncs a key with a segment over the 255 bytes
