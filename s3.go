@@ -539,6 +539,7 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, opts *PutOptions)
 		ETag:               aws.ToString(etag),
 		ModTime:            modTimeAfterPut(result),
 		Metadata:           opts.Metadata,
+		Private:            opts.Private && s.acl != "", // as Stat tells it
 	}, nil
 }
 

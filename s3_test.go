@@ -299,11 +299,15 @@ func TestS3StatPrivate(t *testing.T) {
 	cfg := m.config()
 	cfg.ACL = "public-read"
 	s := emptyS3(t, cfg)
-	_, err := s.Put(ctx, "private.txt", strings.NewReader("private"), &storage.PutOptions{Private: true})
+	put, err := s.Put(ctx, "private.txt", strings.NewReader("private"), &storage.PutOptions{Private: true})
 	require.NoError(t, err)
+	assert.True(t, put.Private, "Put's Info says so too")
 	info, err := s.Stat(ctx, "private.txt")
 	require.NoError(t, err)
 	assert.True(t, info.Private, "a private object's ACL grants its owner alone")
+	copied, err := s.Copy(ctx, "private-copy.txt", "private.txt")
+	require.NoError(t, err)
+	assert.True(t, copied.Private, "a copy of a private object is private")
 	// MinIO keeps no ACLs and answers every GetObjectAcl with the owner's
 	// grant alone, so a public-read object is not told apart here; AWS
 	// answers with the AllUsers grant, which makes Private false.

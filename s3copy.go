@@ -47,9 +47,9 @@ func (s *S3) Copy(ctx context.Context, dst, src string) (Info, error) {
 	}
 	// Copies do not take the source's ACL: a private source must not become
 	// public under the configured ACL.
-	acl := s.acl
+	acl, private := s.acl, false
 	if acl != "" {
-		private, err := s.isPrivate(ctx, c, src)
+		private, err = s.isPrivate(ctx, c, src)
 		if err != nil {
 			return Info{}, wrapErr("copy", src, err)
 		}
@@ -66,6 +66,7 @@ func (s *S3) Copy(ctx context.Context, dst, src string) (Info, error) {
 	if err != nil {
 		return Info{}, wrapErr("copy", dst, err)
 	}
+	info.Private = private
 	return info, nil
 }
 
