@@ -32,10 +32,11 @@ func (s *S3) URL(key string) (string, error) {
 }
 
 // SignedURL presigns a GET or PUT with SigV4 (see [SignOptions]); S3 refuses an
-// upload breaking a signed header (403, or 400 BadDigest for a wrong MD5). A
-// PUT URL signs no ACL, which the uploader would have to repeat: its objects get
-// the bucket's default access, so opts.Private changes nothing. The first call
-// may look up the bucket's region.
+// upload breaking a signed header (403, or 400 BadDigest for a wrong MD5). A PUT
+// URL also signs the configured encryption and storage class, whose
+// x-amz-server-side-encryption* and x-amz-storage-class headers the uploader
+// must then send, but no ACL: its objects get the bucket's default access, so
+// opts.Private changes nothing. The first call may look up the bucket's region.
 func (s *S3) SignedURL(ctx context.Context, key string, opts *SignOptions) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", wrapErr("sign", key, err)
