@@ -37,9 +37,11 @@ import (
 //   - PUT with a valid signature by streaming the body into [Local.Put], 200
 //     with the new ETag; a body longer than a signed ContentLength gets 413
 //     (never read past it), a shorter one or one not matching a signed
-//     ContentMD5 400, a key clashing with a folder 409;
-//   - POST at the base path with a form made by [Local.SignedPost], refused
-//     unless its policy allows it (see SignedPost);
+//     ContentMD5 or with a bad Content-Type 400, a key clashing with a
+//     folder 409;
+//   - POST at the base path with a form made by [Local.SignedPost] (at most
+//     16 fields of 4 KiB before the file), refused unless its policy allows
+//     it (see SignedPost);
 //   - 503 with Retry-After for a PUT or POST beyond LocalOptions.MaxUploads,
 //     before reading the body; 408 for an upload stalled for
 //     LocalOptions.UploadStallTimeout; 405 for other methods; 500 when the
