@@ -91,12 +91,13 @@ var (
 )
 
 // NewLocal returns a Local storing objects under dir, creating it if missing.
-// It fails when dir cannot be created or records an attribute mode this build
-// does not know, and with [fs.ErrInvalid] for a dir that is a file system's root
-// or a system directory (/etc, C:\Windows), whose files Local would serve, and
-// for invalid options: a SigningKey under 32 bytes, a negative limit, a BaseURL
-// that is not a path starting with "/" or an http(s) URL without query or
-// fragment. A read-only dir is accepted: then writes fail.
+// It fails when dir cannot be created or probed (a full disk, say) or records
+// an attribute mode this build does not know, and with [fs.ErrInvalid] for a
+// dir that is a file system's root or a system directory (/etc, C:\Windows),
+// whose files Local would serve, and for invalid options: a SigningKey under 32
+// bytes, a negative limit, a BaseURL that is not a path starting with "/" or an
+// http(s) URL without query or fragment. A read-only dir is accepted: then
+// writes fail.
 func NewLocal(dir string, opts *LocalOptions) (*Local, error) {
 	if opts == nil {
 		opts = &LocalOptions{}
