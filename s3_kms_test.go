@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -102,19 +101,7 @@ func TestS3KMS(t *testing.T) {
 	// A form carries them as fields.
 	form, err := s.SignedPost(ctx, prefix+"posted.txt", &storage.PostOptions{MaxSize: 100})
 	require.NoError(t, err)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for name, value := range form.Fields {
-		require.NoError(t, mw.WriteField(name, value))
-	}
-	fw, err := mw.CreateFormFile("file", "posted.txt")
-	require.NoError(t, err)
-	io.WriteString(fw, "posted")
-	require.NoError(t, mw.Close())
-	resp, err = http.Post(form.URL, mw.FormDataContentType(), &body)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.Equal(t, http.StatusNoContent, testkit.PostForm(t, form.URL, form.Fields, "posted.txt", []byte("posted")))
 	readBack("posted.txt", []byte("posted"))
 }
 

@@ -3,11 +3,9 @@ package storage
 import (
 	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"maps"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/orga-server/storage/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,31 +85,12 @@ func TestS3StorageClass(t *testing.T) {
 	assert.Equal(t, "REDUCED_REDUNDANCY", form.Fields["x-amz-storage-class"])
 	without := maps.Clone(form.Fields)
 	delete(without, "x-amz-storage-class")
-	code = postFields(t, form.URL, without, "posted")
+	code = testkit.PostForm(t, form.URL, without, "f", []byte("posted"))
 	assert.True(t, code == http.StatusForbidden || code == http.StatusBadRequest, "a post without the signed class is refused: %d", code)
 	_, err = s.Stat(ctx, prefix+"posted.txt")
 	require.ErrorIs(t, err, fs.ErrNotExist)
-	require.Equal(t, http.StatusNoContent, postFields(t, form.URL, form.Fields, "posted"))
+	require.Equal(t, http.StatusNoContent, testkit.PostForm(t, form.URL, form.Fields, "f", []byte("posted")))
 	assert.Equal(t, types.StorageClassReducedRedundancy, classOf(prefix+"posted.txt"))
-}
-
-// postFields posts fields and then a file holding data, as a browser posts
-// a form, and returns the status.
-func postFields(t *testing.T, u string, fields map[string]string, data string) int {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for name, value := range fields {
-		require.NoError(t, mw.WriteField(name, value))
-	}
-	fw, err := mw.CreateFormFile("file", "f")
-	require.NoError(t, err)
-	io.WriteString(fw, data)
-	require.NoError(t, mw.Close())
-	resp, err := http.Post(u, mw.FormDataContentType(), &body)
-	require.NoError(t, err)
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // TestS3ServerSideEncryptionHeaders checks the encryption headers of every
@@ -193,7 +173,7 @@ func TestS3ServerSideEncryptionHeaders(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "aws:kms", form.Fields["x-amz-server-side-encryption"])
 	assert.Equal(t, keyID, form.Fields["x-amz-server-side-encryption-aws-kms-key-id"])
-	code := postFields(t, form.URL, form.Fields, "posted")
+	code := testkit.PostForm(t, form.URL, form.Fields, "f", []byte("posted"))
 	assert.NotEqual(t, http.StatusNoContent, code, "MinIO without KMS refuses the encrypted post too")
 	_, err = plain.Stat(ctx, prefix+"posted.txt")
 	assert.ErrorIs(t, err, fs.ErrNotExist, "nothing posted is stored unencrypted")

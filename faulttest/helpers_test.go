@@ -26,6 +26,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/orga-server/storage"
 	"github.com/orga-server/storage/internal/reliability"
+	"github.com/orga-server/storage/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -44,20 +45,13 @@ type server struct {
 	endpoint, accessKey, secretKey string
 }
 
-// needMinIO returns the server that scripts/minio started (see .minio/env),
-// or skips the test when there is none; under CI=true a missing server fails
-// the test instead, so that CI cannot pass without the fault tests.
+// needMinIO returns the server that scripts/minio started, as
+// testkit.MinIO reads it: a missing one skips the test, or fails it under
+// CI=true, so that CI cannot pass without the fault tests.
 func needMinIO(t *testing.T) server {
 	t.Helper()
-	s := server{
-		endpoint:  os.Getenv("STORAGE_TEST_S3_ENDPOINT"),
-		accessKey: os.Getenv("STORAGE_TEST_S3_ACCESS_KEY"),
-		secretKey: os.Getenv("STORAGE_TEST_S3_SECRET_KEY"),
-	}
-	if s.endpoint == "" || s.accessKey == "" || s.secretKey == "" {
-		skipOrFail(t, "no MinIO server: run scripts/test, or `scripts/minio start` and source .minio/env, to run the fault tests")
-	}
-	return s
+	env := testkit.MinIO(t)
+	return server{endpoint: env.Endpoint, accessKey: env.AccessKey, secretKey: env.SecretKey}
 }
 
 func skipOrFail(t *testing.T, msg string) {

@@ -9,7 +9,11 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
+	"mime/multipart"
+	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,4 +112,34 @@ func PNG(t testing.TB, w, h int) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// PostForm posts a multipart/form-data form to url as a browser sends the
+// forms of SignedPost: fields in name order, then data as the file, last,
+// in the field "file" named filename. It returns the response's status.
+func PostForm(t testing.TB, url string, fields map[string]string, filename string, data []byte) int {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if err := mw.WriteField(name, fields[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", filename)
+	if err == nil {
+		_, err = fw.Write(data)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url, mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
