@@ -103,13 +103,11 @@ type S3 struct {
 
 // s3Clients are the SDK clients for the bucket's region.
 type s3Clients struct {
-	region     string
-	api        *s3.Client
-	presign    *s3.PresignClient
-	uploader   *transfermanager.Client
-	unaborted  *sync.Map // of uploader's uploadClient
-	journaled  *sync.Map // of uploader's uploadClient
-	incomplete *sync.Map // of uploader's uploadClient
+	region   string
+	api      *s3.Client
+	presign  *s3.PresignClient
+	uploader *transfermanager.Client
+	up       uploadClient // the uploader's, whose maps tell how its uploads ended
 }
 
 var (
@@ -365,12 +363,10 @@ func (s *S3) newClients(region string) *s3Clients {
 	api := s.newClient(region)
 	up := uploadClient{Client: api, unaborted: new(sync.Map), journaled: new(sync.Map), incomplete: new(sync.Map), log: s.log}
 	return &s3Clients{
-		region:     region,
-		api:        api,
-		presign:    s3.NewPresignClient(api),
-		unaborted:  up.unaborted,
-		journaled:  up.journaled,
-		incomplete: up.incomplete,
+		region:  region,
+		api:     api,
+		presign: s3.NewPresignClient(api),
+		up:      up,
 		uploader: transfermanager.New(up, func(o *transfermanager.Options) {
 			o.PartSizeBytes = s3PartSize
 			o.MultipartUploadThreshold = s3PartSize

@@ -305,6 +305,12 @@ func TestS3StatPrivate(t *testing.T) {
 	info, err := s.Stat(ctx, "private.txt")
 	require.NoError(t, err)
 	assert.True(t, info.Private, "a private object's ACL grants its owner alone")
+	counted, withACL := newS3(t, cfg), &requestCounter{}
+	storage.SendThrough(counted, withACL)
+	info, err = counted.Stat(ctx, "private.txt")
+	require.NoError(t, err)
+	assert.True(t, info.Private)
+	assert.Equal(t, 1, withACL.counts()["GET ?acl"], "Stat reads the ACL once, as the counter sees it: %v", withACL.counts())
 	copied, err := s.Copy(ctx, "private-copy.txt", "private.txt")
 	require.NoError(t, err)
 	assert.True(t, copied.Private, "a copy of a private object is private")

@@ -126,14 +126,17 @@ func (c uploadClient) CompleteMultipartUpload(ctx context.Context, in *s3.Comple
 // CompleteMultipartUpload, if it failed, once the upload is aborted (or
 // could not be, which the error then says too); nil when it succeeded.
 func (s *S3) completeFailed(ctx context.Context, c *s3Clients, bucket, key, uploadID string) error {
-	v, failed := c.incomplete.LoadAndDelete(uploadID)
+	v, failed := c.up.incomplete.LoadAndDelete(uploadID)
 	if !failed {
 		return nil
 	}
 	err := s.translate(ctx, v.(error), "s3:PutObject")
 	detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3AbortTimeout)
 	defer cancel()
-	up := uploadClient{Client: c.api, journaled: c.journaled, log: s.log}
+	// Through the uploader's client, so that the journal learns of the
+	// abort; but its error is returned here, not kept for UploadObject.
+	up := c.up
+	up.unaborted = nil
 	if _, abortErr := up.AbortMultipartUpload(detached, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
 	}); abortErr != nil {
@@ -229,7 +232,7 @@ func (s *S3) leftOpen(err error, uploadID string, abortErr error) error {
 func (s *S3) uploadFailed(ctx context.Context, c *s3Clients, err error) error {
 	var upload transfermanager.MultipartUploadError
 	if errors.As(err, &upload) {
-		if abortErr, found := c.unaborted.LoadAndDelete(upload.UploadID()); found {
+		if abortErr, found := c.up.unaborted.LoadAndDelete(upload.UploadID()); found {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				// After a cancellation, the transfer manager reports
 				// the failed abort in its place, as text.
